@@ -1,0 +1,47 @@
+#pragma once
+/// @file handlers.hpp
+/// The HTTP API of gridd as transport-neutral handlers: parse -> validate ->
+/// call the service -> render JSON. Grids and stations (CRUD, listing with
+/// bbox/level/parent/kind filters and cursor paging), /locate (GET and batch
+/// POST) and /healthz.
+
+#include <cstddef>
+#include <string>
+
+#include "gridd/api/router.hpp"
+#include "gridd/service/catalog.hpp"
+
+namespace gridd::api {
+
+struct ApiOptions {
+  std::size_t max_locate_points = 10000;  ///< POST /locate batch limit
+  std::size_t max_page = 10000;           ///< largest `limit` of a listing
+  std::size_t default_page = 1000;
+};
+
+class Api {
+ public:
+  explicit Api(service::Catalog& catalog, ApiOptions options = {});
+  [[nodiscard]] Response handle(const Request& request) const { return m_router.handle(request); }
+
+ private:
+  Response list_grids(const Request& r) const;
+  Response get_grid(const Request& r, const PathParams& p) const;
+  Response create_grids(const Request& r) const;
+  Response update_grid(const Request& r, const PathParams& p) const;
+  Response delete_grid(const PathParams& p) const;
+  Response list_stations(const Request& r) const;
+  Response get_station(const Request& r, const PathParams& p) const;
+  Response create_stations(const Request& r) const;
+  Response update_station(const Request& r, const PathParams& p) const;
+  Response delete_station(const PathParams& p) const;
+  Response locate_get(const Request& r) const;
+  Response locate_post(const Request& r) const;
+  Response healthz() const;
+
+  service::Catalog& m_catalog;
+  ApiOptions m_options;
+  Router m_router;
+};
+
+}  // namespace gridd::api

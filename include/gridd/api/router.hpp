@@ -1,0 +1,37 @@
+#pragma once
+/// @file router.hpp
+/// Method + path-pattern routing ("/grids/{id}"), with 404 for an unknown
+/// path and 405 (and an Allow header) for a known path with another method.
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gridd/api/types.hpp"
+
+namespace gridd::api {
+
+using PathParams = std::map<std::string, std::string>;
+using Handler = std::function<Response(const Request&, const PathParams&)>;
+
+class Router {
+ public:
+  void add(std::string method, std::string pattern, Handler handler);
+  /// Route and run; gridd::Error and unexpected exceptions become JSON errors.
+  [[nodiscard]] Response handle(const Request& request) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  std::vector<Route> m_routes;
+};
+
+/// The JSON error body {code, message, field} with the status of the kind.
+Response error_response(int status, const std::string& code, const std::string& message,
+                        const std::string& field = {});
+
+}  // namespace gridd::api

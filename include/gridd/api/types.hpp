@@ -1,0 +1,34 @@
+#pragma once
+/// @file types.hpp
+/// Transport-neutral request and response: the http layer converts Beast
+/// messages to and from these, so handlers never see Beast.
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace gridd::api {
+
+struct Request {
+  std::string method;  ///< "GET", "POST", ...
+  std::string path;    ///< decoded path without the query
+  std::multimap<std::string, std::string> query;  ///< decoded query parameters
+  std::string body;
+  std::string content_type;
+  std::string request_id;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Split "a=1&b=x%20y" into decoded pairs. Malformed escapes are kept verbatim.
+std::multimap<std::string, std::string> parse_query(std::string_view query);
+/// Percent-decode (and '+' to space when form is true).
+std::string url_decode(std::string_view text, bool form);
+
+}  // namespace gridd::api

@@ -1,0 +1,46 @@
+#pragma once
+/// @file error.hpp
+/// The one error type of gridd's domain. Every layer throws gridd::Error;
+/// the API layer maps Error::kind to an HTTP status in exactly one place.
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace gridd {
+
+/// What went wrong, independent of any transport.
+enum class ErrorKind {
+  invalid_input,  ///< the caller sent something malformed or out of range
+  not_found,      ///< the addressed object does not exist
+  conflict,       ///< the request contradicts the current state (duplicate code, ...)
+  too_large,      ///< a body or a batch exceeds a configured limit
+  unavailable,    ///< the store cannot be reached right now; retry later
+  internal        ///< a bug or an environment failure; never caused by input
+};
+
+/// A domain error with a machine-readable code, a human message and,
+/// where it applies, the offending field (JSON pointer or parameter name).
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, std::string code, std::string message, std::string field = {});
+
+  [[nodiscard]] ErrorKind kind() const noexcept { return m_kind; }
+  [[nodiscard]] const std::string& code() const noexcept { return m_code; }
+  [[nodiscard]] const std::string& field() const noexcept { return m_field; }
+
+ private:
+  ErrorKind m_kind;
+  std::string m_code;
+  std::string m_field;
+};
+
+/// Shorthands for the common cases.
+[[noreturn]] void throw_invalid(std::string code, std::string message, std::string field = {});
+[[noreturn]] void throw_not_found(std::string code, std::string message, std::string field = {});
+[[noreturn]] void throw_conflict(std::string code, std::string message, std::string field = {});
+
+/// HTTP status for an error kind (the single mapping table).
+int http_status(ErrorKind kind) noexcept;
+
+}  // namespace gridd

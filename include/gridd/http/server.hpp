@@ -1,0 +1,47 @@
+#pragma once
+/// @file server.hpp
+/// The Boost.Beast HTTP/1.1 server: one io_context run by N threads, a
+/// session per connection on its own strand, a fresh parser per request with
+/// a body limit, timeouts on every read and write, keep-alive, and static
+/// files for the web map. The only layer that links Beast.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gridd/api/handlers.hpp"
+
+namespace gridd::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;   ///< 0 picks a free port (see Server::port())
+  unsigned threads = 0;        ///< 0: one per core
+  std::size_t body_limit = 64 * 1024 * 1024;
+  std::chrono::seconds timeout{30};
+  std::string web_root;        ///< directory served at / (index.html); empty: none
+  bool access_log = false;
+};
+
+class Server {
+ public:
+  Server(const api::Api& api, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// The bound port (after construction, also when 0 was asked).
+  [[nodiscard]] std::uint16_t port() const noexcept;
+  /// Serve until stop() or SIGINT/SIGTERM. Blocks.
+  void run();
+  /// Ask run() to return; safe from any thread.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace gridd::http

@@ -1,0 +1,36 @@
+#pragma once
+/// @file gpkg_store.hpp
+/// The embedded default store: one GeoPackage file written through GDAL/OGR.
+/// Layers `grids` (MultiPolygon) and `stations` (Point), EPSG:4326, open in
+/// QGIS as they are. SQLite rollback journal with synchronous=FULL, so a
+/// committed transaction survives kill -9.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "gridd/storage/store.hpp"
+
+namespace gridd::storage {
+
+class GpkgStore final : public Store {
+ public:
+  /// Open `path`, creating the file and its layers when missing.
+  explicit GpkgStore(std::string path);
+  ~GpkgStore() override;
+  GpkgStore(const GpkgStore&) = delete;
+  GpkgStore& operator=(const GpkgStore&) = delete;
+
+  std::vector<Grid> load_grids() override;
+  std::vector<Station> load_stations() override;
+  ChangeResult apply(const ChangeSet& changes) override;
+  [[nodiscard]] std::string describe() const override;
+
+ private:
+  struct Impl;
+  std::string m_path;
+  std::mutex m_mutex;  // one GDAL dataset, never used by two threads at once
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace gridd::storage

@@ -1,0 +1,62 @@
+#pragma once
+/// @file store.hpp
+/// The store interface: the durable truth behind gridd's in-memory indexes.
+/// A store applies a whole ChangeSet in one transaction or not at all; once
+/// apply() returns, the change survives a crash (kill -9, power loss as far
+/// as the file system honours fsync).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gridd/core/model.hpp"
+
+namespace gridd::storage {
+
+/// A batch of writes applied atomically. Inserts carry id 0 and get fresh
+/// ids; updates replace the whole object with the given id.
+struct ChangeSet {
+  std::vector<Grid> grid_inserts;
+  std::vector<Grid> grid_updates;
+  std::vector<std::int64_t> grid_deletes;
+  std::vector<Station> station_inserts;
+  std::vector<Station> station_updates;
+  std::vector<std::int64_t> station_deletes;
+
+  [[nodiscard]] bool empty() const noexcept {
+    return grid_inserts.empty() && grid_updates.empty() && grid_deletes.empty() &&
+           station_inserts.empty() && station_updates.empty() && station_deletes.empty();
+  }
+};
+
+/// Ids assigned to the inserts, in the order of the ChangeSet.
+struct ChangeResult {
+  std::vector<std::int64_t> grid_ids;
+  std::vector<std::int64_t> station_ids;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  /// Everything, for building the in-memory indexes at start.
+  virtual std::vector<Grid> load_grids() = 0;
+  virtual std::vector<Station> load_stations() = 0;
+
+  /// Apply all of `changes` in one transaction.
+  /// @throws Error(not_found) for an update or delete of a missing id,
+  ///         Error(conflict) for a duplicate code, Error(unavailable/internal)
+  ///         when the store fails; nothing is written then.
+  virtual ChangeResult apply(const ChangeSet& changes) = 0;
+
+  /// A human description ("GeoPackage /var/lib/gridd/city.gpkg").
+  [[nodiscard]] virtual std::string describe() const = 0;
+};
+
+/// Open the store named by `uri`: a file path (GeoPackage, created when
+/// missing) or, later, a postgresql:// URI.
+/// @throws Error(invalid_input) for an unsupported URI.
+std::unique_ptr<Store> open_store(const std::string& uri);
+
+}  // namespace gridd::storage

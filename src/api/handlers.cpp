@@ -1,0 +1,524 @@
+#include "gridd/api/handlers.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "gridd/api/params.hpp"
+#include "gridd/core/error.hpp"
+#include "gridd/core/json.hpp"
+#include "gridd/service/locate.hpp"
+#include "gridd/spatial/crs.hpp"
+#include "gridd/spatial/geojson.hpp"
+
+namespace gridd::api {
+
+using service::GridEntry;
+using service::Snapshot;
+using service::StationEntry;
+
+namespace {
+
+Response json_response(const Json& body, int status = 200) {
+  Response r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return r;
+}
+
+Response geojson_response(const Json& body, int status = 200) {
+  Response r = json_response(body, status);
+  r.content_type = "application/geo+json";
+  return r;
+}
+
+double round_to(double v, double unit) { return std::round(v / unit) * unit; }
+
+// ---------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------
+
+Json grid_summary(const GridEntry& e) {
+  const Grid& g = e.grid;
+  return Json{{"id", g.id},       {"code", g.code},
+              {"name", g.name},   {"level", to_string(g.level)},
+              {"people", to_json(g.people)}};
+}
+
+Json grid_feature(const Snapshot& snap, const GridEntry& e, bool with_geometry) {
+  const Grid& g = e.grid;
+  Json props{{"id", g.id},
+             {"code", g.code},
+             {"name", g.name},
+             {"level", to_string(g.level)},
+             {"parent", g.parent_code.empty() ? Json(nullptr) : Json(g.parent_code)},
+             {"people", to_json(g.people)},
+             {"households", g.households ? Json(*g.households) : Json(nullptr)},
+             {"area_m2", round_to(e.area_m2, 0.01)},
+             {"attributes", g.attributes},
+             {"created_at", g.created_at},
+             {"updated_at", g.updated_at}};
+  const GridEntry* parent = g.parent_code.empty() ? nullptr : snap.grid_by_code(g.parent_code);
+  props["parent_id"] = parent ? Json(parent->grid.id) : Json(nullptr);
+  props["children"] = snap.children_of(g.code).size();
+  return Json{{"type", "Feature"},
+              {"id", g.id},
+              {"geometry", with_geometry ? spatial::geometry_to_geojson(e.shape.geometry()) : Json(nullptr)},
+              {"properties", std::move(props)}};
+}
+
+Json station_feature(const StationEntry& s) {
+  Json props{{"id", s.id},
+             {"code", s.code.empty() ? Json(nullptr) : Json(s.code)},
+             {"name", s.name},
+             {"kind", s.kind},
+             {"address", s.address},
+             {"contact", s.contact},
+             {"hours", s.hours},
+             {"attributes", s.attributes},
+             {"created_at", s.created_at},
+             {"updated_at", s.updated_at}};
+  return Json{{"type", "Feature"},
+              {"id", s.id},
+              {"geometry", Json{{"type", "Point"}, {"coordinates", Json::array({s.lon, s.lat})}}},
+              {"properties", std::move(props)}};
+}
+
+Json locate_json(const service::LocateResult& r) {
+  Json grids = Json::array();
+  for (const GridEntry* e : r.chain) grids.push_back(grid_summary(*e));
+  Json stations = Json::array();
+  for (const auto& [s, d] : r.stations) {
+    stations.push_back(Json{{"id", s->id},
+                            {"code", s->code.empty() ? Json(nullptr) : Json(s->code)},
+                            {"name", s->name},
+                            {"kind", s->kind},
+                            {"distance_m", round_to(d, 0.01)},
+                            {"lon", s->lon},
+                            {"lat", s->lat},
+                            {"address", s->address},
+                            {"contact", s->contact},
+                            {"hours", s->hours}});
+  }
+  Json out{{"position", Json{{"lon", r.lon}, {"lat", r.lat}}},
+           {"covered", r.covered},
+           {"grids", std::move(grids)},
+           {"stations", std::move(stations)}};
+  if (r.owner) {
+    Json owner = grid_summary(*r.owner);
+    owner["distance_m"] = round_to(r.owner_distance_m, 0.01);
+    out["owner"] = owner;
+    if (!r.covered) out["nearest_grid"] = owner;
+  } else {
+    out["owner"] = nullptr;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Parsing features
+// ---------------------------------------------------------------------------
+
+/// Properties gridd computes; ignored on input so a fetched feature can be PUT back.
+const std::set<std::string>& read_only_properties() {
+  static const std::set<std::string> names = {"id", "parent_id", "area_m2", "children", "created_at", "updated_at"};
+  return names;
+}
+
+std::vector<const Json*> features_of(const Json& body) {
+  std::vector<const Json*> out;
+  if (!body.is_object()) throw_invalid("invalid_geojson", "the body must be a GeoJSON Feature or FeatureCollection", "body");
+  const std::string type = json_string(body, "type", "");
+  if (type == "Feature") {
+    out.push_back(&body);
+  } else if (type == "FeatureCollection") {
+    auto it = body.find("features");
+    if (it == body.end() || !it->is_array()) throw_invalid("invalid_geojson", "a FeatureCollection needs a features array", "features");
+    for (const auto& f : *it) out.push_back(&f);
+    if (out.empty()) throw_invalid("invalid_geojson", "the FeatureCollection is empty", "features");
+  } else {
+    throw_invalid("invalid_geojson", "the body must be a GeoJSON Feature or FeatureCollection (type is '" + type + "')", "type");
+  }
+  return out;
+}
+
+const Json& properties_of(const Json& feature, const std::string& where) {
+  static const Json empty = Json::object();
+  if (!feature.is_object() || json_string(feature, "type", where) != "Feature") {
+    throw_invalid("invalid_geojson", "expected a GeoJSON Feature", where);
+  }
+  auto it = feature.find("properties");
+  if (it == feature.end() || it->is_null()) return empty;
+  if (!it->is_object()) throw_invalid("invalid_geojson", "properties must be an object", where + "/properties");
+  return *it;
+}
+
+Json collect_attributes(const Json& props, const std::set<std::string>& known, const std::string& where) {
+  Json attrs = Json::object();
+  if (auto it = props.find("attributes"); it != props.end() && !it->is_null()) {
+    if (!it->is_object()) throw_invalid("invalid_attributes", "attributes must be an object", where + "/properties/attributes");
+    attrs = *it;
+  }
+  for (const auto& [k, v] : props.items()) {
+    if (k == "attributes" || known.count(k) || read_only_properties().count(k)) continue;
+    attrs[k] = v;
+  }
+  return attrs;
+}
+
+spatial::GeomPtr feature_geometry(const Json& feature, const std::string& where, const std::string& crs) {
+  auto it = feature.find("geometry");
+  if (it == feature.end() || it->is_null()) throw_invalid("missing_geometry", "the feature has no geometry", where + "/geometry");
+  spatial::GeomPtr g = spatial::geometry_from_geojson(*it, where + "/geometry");
+  const spatial::CrsTransform& t = spatial::crs_transform(crs);
+  if (t.is_geographic()) {
+    spatial::for_each_xy(g.get(), [&](double x, double y) { spatial::check_lon_lat(x, y, where + "/geometry"); });
+  }
+  try {
+    return spatial::to_wgs84(g.get(), crs);
+  } catch (const Error& e) {
+    throw Error(e.kind(), e.code(), e.what(), where + "/geometry");
+  }
+}
+
+service::GridInput grid_input(const Json& feature, const std::string& where, const std::string& crs) {
+  static const std::set<std::string> known = {"code", "name", "level", "parent", "people", "households"};
+  const Json& props = properties_of(feature, where);
+  service::GridInput in;
+  in.where = where;
+  Grid& g = in.grid;
+  const std::string pw = where + "/properties";
+  g.code = json_string(props, "code", pw);
+  g.name = json_string(props, "name", pw);
+  const std::string level = json_string(props, "level", pw);
+  if (level.empty()) throw_invalid("missing_level", "a grid needs a level (district, street, community, grid, micro_grid)", pw + "/level");
+  g.level = parse_level(level, pw + "/level");
+  g.parent_code = json_string(props, "parent", pw);
+  if (auto it = props.find("people"); it != props.end()) g.people = people_from_json(*it, pw + "/people");
+  g.households = json_int(props, "households", pw);
+  if (g.households && *g.households < 0) throw_invalid("invalid_households", "households must not be negative", pw + "/households");
+  g.attributes = collect_attributes(props, known, where);
+  in.geometry = feature_geometry(feature, where, crs);
+  return in;
+}
+
+service::StationInput station_input(const Json& feature, const std::string& where, const std::string& crs) {
+  static const std::set<std::string> known = {"code", "name", "kind", "address", "contact", "hours"};
+  const Json& props = properties_of(feature, where);
+  service::StationInput in;
+  in.where = where;
+  Station& s = in.station;
+  const std::string pw = where + "/properties";
+  s.code = json_string(props, "code", pw);
+  s.name = json_string(props, "name", pw);
+  s.kind = json_string(props, "kind", pw);
+  s.address = json_string(props, "address", pw);
+  s.contact = json_string(props, "contact", pw);
+  s.hours = json_string(props, "hours", pw);
+  s.attributes = collect_attributes(props, known, where);
+  spatial::GeomPtr g = feature_geometry(feature, where, crs);
+  if (spatial::type_id(g.get()) != GEOS_POINT) {
+    throw_invalid("invalid_geometry_type", "a station geometry must be a Point", where + "/geometry");
+  }
+  GEOSGeomGetX_r(spatial::geos(), g.get(), &s.lon);
+  GEOSGeomGetY_r(spatial::geos(), g.get(), &s.lat);
+  return in;
+}
+
+std::string crs_param(const Request& r) { return param(r, "crs").value_or(""); }
+
+bool geometry_param(const Request& r) {
+  const std::string v = param(r, "geometry").value_or("true");
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  throw_invalid("invalid_boolean", "parameter 'geometry' must be true or false", "geometry");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Routes
+// ---------------------------------------------------------------------------
+
+Api::Api(service::Catalog& catalog, ApiOptions options) : m_catalog(catalog), m_options(options) {
+  auto bind0 = [this](Response (Api::*fn)(const Request&) const) {
+    return [this, fn](const Request& r, const PathParams&) { return (this->*fn)(r); };
+  };
+  auto bind1 = [this](Response (Api::*fn)(const Request&, const PathParams&) const) {
+    return [this, fn](const Request& r, const PathParams& p) { return (this->*fn)(r, p); };
+  };
+  auto bindp = [this](Response (Api::*fn)(const PathParams&) const) {
+    return [this, fn](const Request&, const PathParams& p) { return (this->*fn)(p); };
+  };
+  m_router.add("GET", "/healthz", [this](const Request&, const PathParams&) { return healthz(); });
+  m_router.add("GET", "/grids", bind0(&Api::list_grids));
+  m_router.add("POST", "/grids", bind0(&Api::create_grids));
+  m_router.add("GET", "/grids/{id}", bind1(&Api::get_grid));
+  m_router.add("PUT", "/grids/{id}", bind1(&Api::update_grid));
+  m_router.add("DELETE", "/grids/{id}", bindp(&Api::delete_grid));
+  m_router.add("GET", "/stations", bind0(&Api::list_stations));
+  m_router.add("POST", "/stations", bind0(&Api::create_stations));
+  m_router.add("GET", "/stations/{id}", bind1(&Api::get_station));
+  m_router.add("PUT", "/stations/{id}", bind1(&Api::update_station));
+  m_router.add("DELETE", "/stations/{id}", bindp(&Api::delete_station));
+  m_router.add("GET", "/locate", bind0(&Api::locate_get));
+  m_router.add("POST", "/locate", bind0(&Api::locate_post));
+}
+
+Response Api::healthz() const {
+  const auto snap = m_catalog.snapshot();
+  return json_response(Json{{"status", "ok"},
+                            {"grids", snap->grids().size()},
+                            {"stations", snap->stations().size()},
+                            {"snapshot", snap->version()}});
+}
+
+Response Api::list_grids(const Request& r) const {
+  const auto snap = m_catalog.snapshot();
+  const auto bbox = param_bbox(r);
+  const auto level_text = param(r, "level");
+  const std::optional<Level> level = level_text ? std::optional<Level>(parse_level(*level_text, "level")) : std::nullopt;
+  const auto parent = param(r, "parent");
+  const auto code = param(r, "code");
+  const bool with_geometry = geometry_param(r);
+  spatial::GeomPtr box = bbox ? spatial::make_box(*bbox) : nullptr;
+
+  const std::int64_t limit = param_int(r, "limit", 1, static_cast<std::int64_t>(m_options.max_page)).value_or(m_options.default_page);
+  const std::int64_t cursor = param_int(r, "cursor", 0, INT64_MAX).value_or(0);
+  Json features = Json::array();
+  std::int64_t last = 0;
+  bool more = false;
+  auto consider = [&](const GridEntry& e) {
+    const Grid& g = e.grid;
+    if (g.id <= cursor) return true;
+    if (level && g.level != *level) return true;
+    if (parent && g.parent_code != *parent) return true;
+    if (code && g.code != *code) return true;
+    if (box && (!e.shape.envelope().intersects(*bbox) ||
+                GEOSIntersects_r(spatial::geos(), e.shape.geometry(), box.get()) != 1)) {
+      return true;
+    }
+    if (static_cast<std::int64_t>(features.size()) == limit) {
+      more = true;
+      return false;
+    }
+    features.push_back(grid_feature(*snap, e, with_geometry));
+    last = g.id;
+    return true;
+  };
+  if (bbox) {
+    std::vector<std::size_t> hits;
+    snap->grid_index().query(*bbox, hits);
+    std::sort(hits.begin(), hits.end());  // positions follow id order
+    for (std::size_t i : hits) {
+      if (!consider(*snap->grids()[i])) break;
+    }
+  } else {
+    for (const auto& e : snap->grids()) {
+      if (!consider(*e)) break;
+    }
+  }
+  Json out{{"type", "FeatureCollection"}, {"numberReturned", features.size()}, {"features", std::move(features)}};
+  out["next_cursor"] = more ? Json(std::to_string(last)) : Json(nullptr);
+  return geojson_response(out);
+}
+
+Response Api::get_grid(const Request& r, const PathParams& p) const {
+  const auto snap = m_catalog.snapshot();
+  const std::int64_t id = path_id(p.at("id"));
+  const GridEntry* e = snap->grid_by_id(id);
+  if (!e) throw_not_found("grid_not_found", "no grid with id " + std::to_string(id), "id");
+  return geojson_response(grid_feature(*snap, *e, geometry_param(r)));
+}
+
+Response Api::create_grids(const Request& r) const {
+  const Json body = parse_json(r.body);
+  const std::string crs = crs_param(r);
+  const auto features = features_of(body);
+  const bool collection = body.value("type", "") == "FeatureCollection";
+  std::vector<service::GridInput> inputs;
+  inputs.reserve(features.size());
+  for (std::size_t i = 0; i < features.size(); ++i) {
+    inputs.push_back(grid_input(*features[i], collection ? "features/" + std::to_string(i) : "", crs));
+  }
+  const std::vector<std::int64_t> ids = m_catalog.create_grids(std::move(inputs));
+  const auto snap = m_catalog.snapshot();
+  if (!collection) {
+    Response res = geojson_response(grid_feature(*snap, *snap->grid_by_id(ids.at(0)), true), 201);
+    res.headers.emplace_back("Location", "/grids/" + std::to_string(ids[0]));
+    return res;
+  }
+  Json out = Json::array();
+  for (auto id : ids) out.push_back(grid_feature(*snap, *snap->grid_by_id(id), true));
+  return geojson_response(Json{{"type", "FeatureCollection"}, {"features", std::move(out)}}, 201);
+}
+
+Response Api::update_grid(const Request& r, const PathParams& p) const {
+  const std::int64_t id = path_id(p.at("id"));
+  const Json body = parse_json(r.body);
+  service::GridInput in = grid_input(body, "", crs_param(r));
+  m_catalog.update_grid(id, std::move(in));
+  const auto snap = m_catalog.snapshot();
+  return geojson_response(grid_feature(*snap, *snap->grid_by_id(id), true));
+}
+
+Response Api::delete_grid(const PathParams& p) const {
+  m_catalog.delete_grid(path_id(p.at("id")));
+  Response r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+Response Api::list_stations(const Request& r) const {
+  const auto snap = m_catalog.snapshot();
+  const auto bbox = param_bbox(r);
+  const auto kind = param(r, "kind");
+  const auto code = param(r, "code");
+  const std::int64_t limit = param_int(r, "limit", 1, static_cast<std::int64_t>(m_options.max_page)).value_or(m_options.default_page);
+  const std::int64_t cursor = param_int(r, "cursor", 0, INT64_MAX).value_or(0);
+  Json features = Json::array();
+  std::int64_t last = 0;
+  bool more = false;
+  for (const auto& s : snap->stations()) {
+    if (s->id <= cursor) continue;
+    if (kind && s->kind != *kind) continue;
+    if (code && s->code != *code) continue;
+    if (bbox && !bbox->contains(s->lon, s->lat)) continue;
+    if (static_cast<std::int64_t>(features.size()) == limit) {
+      more = true;
+      break;
+    }
+    features.push_back(station_feature(*s));
+    last = s->id;
+  }
+  Json out{{"type", "FeatureCollection"}, {"numberReturned", features.size()}, {"features", std::move(features)}};
+  out["next_cursor"] = more ? Json(std::to_string(last)) : Json(nullptr);
+  return geojson_response(out);
+}
+
+Response Api::get_station(const Request&, const PathParams& p) const {
+  const auto snap = m_catalog.snapshot();
+  const std::int64_t id = path_id(p.at("id"));
+  const StationEntry* s = snap->station_by_id(id);
+  if (!s) throw_not_found("station_not_found", "no station with id " + std::to_string(id), "id");
+  return geojson_response(station_feature(*s));
+}
+
+Response Api::create_stations(const Request& r) const {
+  const Json body = parse_json(r.body);
+  const std::string crs = crs_param(r);
+  const auto features = features_of(body);
+  const bool collection = body.value("type", "") == "FeatureCollection";
+  std::vector<service::StationInput> inputs;
+  for (std::size_t i = 0; i < features.size(); ++i) {
+    inputs.push_back(station_input(*features[i], collection ? "features/" + std::to_string(i) : "", crs));
+  }
+  const std::vector<std::int64_t> ids = m_catalog.create_stations(std::move(inputs));
+  const auto snap = m_catalog.snapshot();
+  if (!collection) {
+    Response res = geojson_response(station_feature(*snap->station_by_id(ids.at(0))), 201);
+    res.headers.emplace_back("Location", "/stations/" + std::to_string(ids[0]));
+    return res;
+  }
+  Json out = Json::array();
+  for (auto id : ids) out.push_back(station_feature(*snap->station_by_id(id)));
+  return geojson_response(Json{{"type", "FeatureCollection"}, {"features", std::move(out)}}, 201);
+}
+
+Response Api::update_station(const Request& r, const PathParams& p) const {
+  const std::int64_t id = path_id(p.at("id"));
+  const Json body = parse_json(r.body);
+  m_catalog.update_station(id, station_input(body, "", crs_param(r)));
+  const auto snap = m_catalog.snapshot();
+  return geojson_response(station_feature(*snap->station_by_id(id)));
+}
+
+Response Api::delete_station(const PathParams& p) const {
+  m_catalog.delete_station(path_id(p.at("id")));
+  Response r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+namespace {
+service::LocateOptions locate_options(const service::Catalog& catalog, std::optional<std::int64_t> k,
+                                      std::optional<std::string> kind) {
+  service::LocateOptions o;
+  o.k = static_cast<std::size_t>(k.value_or(3));
+  if (kind && !kind->empty()) {
+    const auto& kinds = catalog.options().station_kinds;
+    if (std::find(kinds.begin(), kinds.end(), *kind) == kinds.end()) {
+      throw_invalid("unknown_kind", "unknown station kind '" + *kind + "'", "kind");
+    }
+    o.station_kind = *kind;
+  }
+  return o;
+}
+}  // namespace
+
+Response Api::locate_get(const Request& r) const {
+  service::Position pos;
+  auto lon = param_double(r, "lon");
+  auto lat = param_double(r, "lat");
+  if (!lon && !lat) {
+    lon = param_double(r, "x");
+    lat = param_double(r, "y");
+  }
+  if (!lon) throw_invalid("missing_parameter", "locate needs lon and lat (or x and y)", "lon");
+  if (!lat) throw_invalid("missing_parameter", "locate needs lon and lat (or x and y)", "lat");
+  pos.x = *lon;
+  pos.y = *lat;
+  pos.crs = crs_param(r);
+  const auto options = locate_options(m_catalog, param_int(r, "k", 0, service::k_max_locate_k), param(r, "kind"));
+  const auto snap = m_catalog.snapshot();
+  return json_response(locate_json(service::locate(*snap, pos, options)));
+}
+
+Response Api::locate_post(const Request& r) const {
+  const Json body = parse_json(r.body);
+  if (!body.is_object()) throw_invalid("invalid_body", "the body must be an object with a points array", "body");
+  auto it = body.find("points");
+  if (it == body.end() || !it->is_array()) throw_invalid("invalid_body", "the body needs a points array", "points");
+  if (it->size() > m_options.max_locate_points) {
+    throw Error(ErrorKind::too_large, "too_many_points",
+                "at most " + std::to_string(m_options.max_locate_points) + " points per request, got " +
+                    std::to_string(it->size()),
+                "points");
+  }
+  std::string crs = json_string(body, "crs", "");
+  if (auto q = param(r, "crs")) crs = *q;
+  std::optional<std::int64_t> k = json_int(body, "k", "");
+  if (k && (*k < 0 || *k > static_cast<std::int64_t>(service::k_max_locate_k))) {
+    throw_invalid("invalid_k", "k must be between 0 and " + std::to_string(service::k_max_locate_k), "k");
+  }
+  std::optional<std::string> kind;
+  if (body.contains("kind")) kind = json_string(body, "kind", "");
+  const auto options = locate_options(m_catalog, k, kind);
+  const auto snap = m_catalog.snapshot();
+  Json results = Json::array();
+  std::size_t i = 0;
+  for (const Json& p : *it) {
+    const std::string where = "points/" + std::to_string(i++);
+    service::Position pos;
+    pos.crs = crs;
+    if (p.is_array() && p.size() >= 2 && p[0].is_number() && p[1].is_number()) {
+      pos.x = p[0].get<double>();
+      pos.y = p[1].get<double>();
+    } else if (p.is_object() && p.contains("lon") && p.contains("lat") && p["lon"].is_number() && p["lat"].is_number()) {
+      pos.x = p["lon"].get<double>();
+      pos.y = p["lat"].get<double>();
+    } else {
+      throw_invalid("invalid_point", "a point is [x, y] or {\"lon\": .., \"lat\": ..}", where);
+    }
+    try {
+      results.push_back(locate_json(service::locate(*snap, pos, options)));
+    } catch (const Error& e) {
+      throw Error(e.kind(), e.code(), e.what(), e.field() == "crs" ? "crs" : where);
+    }
+  }
+  return json_response(Json{{"results", std::move(results)}});
+}
+
+}  // namespace gridd::api

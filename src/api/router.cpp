@@ -1,0 +1,128 @@
+#include "gridd/api/router.hpp"
+
+#include <iostream>
+#include <set>
+
+#include "gridd/core/error.hpp"
+#include "gridd/core/model.hpp"
+
+namespace gridd::api {
+
+namespace {
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    std::size_t j = i;
+    while (j < path.size() && path[j] != '/') ++j;
+    if (j > i) out.emplace_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::string url_decode(std::string_view text, bool form) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%' && i + 2 < text.size()) {
+      const int h = hex(text[i + 1]), l = hex(text[i + 2]);
+      if (h >= 0 && l >= 0) {
+        out.push_back(static_cast<char>(h * 16 + l));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(form && c == '+' ? ' ' : c);
+  }
+  return out;
+}
+
+std::multimap<std::string, std::string> parse_query(std::string_view query) {
+  std::multimap<std::string, std::string> out;
+  std::size_t i = 0;
+  while (i <= query.size()) {
+    std::size_t amp = query.find('&', i);
+    if (amp == std::string_view::npos) amp = query.size();
+    const std::string_view pair = query.substr(i, amp - i);
+    if (!pair.empty()) {
+      const std::size_t eq = pair.find('=');
+      if (eq == std::string_view::npos) {
+        out.emplace(url_decode(pair, true), "");
+      } else {
+        out.emplace(url_decode(pair.substr(0, eq), true), url_decode(pair.substr(eq + 1), true));
+      }
+    }
+    i = amp + 1;
+  }
+  return out;
+}
+
+Response error_response(int status, const std::string& code, const std::string& message, const std::string& field) {
+  Response r;
+  r.status = status;
+  Json body{{"code", code}, {"message", message}};
+  body["field"] = field.empty() ? Json(nullptr) : Json(field);
+  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return r;
+}
+
+void Router::add(std::string method, std::string pattern, Handler handler) {
+  m_routes.push_back({std::move(method), split_path(pattern), std::move(handler)});
+}
+
+Response Router::handle(const Request& request) const {
+  const std::vector<std::string> segments = split_path(request.path);
+  std::set<std::string> allowed;
+  for (const Route& route : m_routes) {
+    if (route.segments.size() != segments.size()) continue;
+    PathParams params;
+    bool match = true;
+    for (std::size_t i = 0; i < segments.size() && match; ++i) {
+      const std::string& s = route.segments[i];
+      if (s.size() > 2 && s.front() == '{' && s.back() == '}') {
+        params[s.substr(1, s.size() - 2)] = segments[i];
+      } else if (s != segments[i]) {
+        match = false;
+      }
+    }
+    if (!match) continue;
+    if (route.method != request.method && !(request.method == "HEAD" && route.method == "GET")) {
+      allowed.insert(route.method);
+      continue;
+    }
+    try {
+      return route.handler(request, params);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::internal) {
+        std::cerr << "request " << request.request_id << " failed: " << e.code() << ": " << e.what() << std::endl;
+        return error_response(500, "internal_error", "internal error (request " + request.request_id + ")");
+      }
+      return error_response(http_status(e.kind()), e.code(), e.what(), e.field());
+    } catch (const std::exception& e) {
+      std::cerr << "request " << request.request_id << " failed: " << e.what() << std::endl;
+      return error_response(500, "internal_error", "internal error (request " + request.request_id + ")");
+    }
+  }
+  if (!allowed.empty()) {
+    std::string allow;
+    for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
+    Response r = error_response(405, "method_not_allowed",
+                                "method " + request.method + " is not allowed on " + request.path + " (allowed: " + allow + ")");
+    r.headers.emplace_back("Allow", allow);
+    return r;
+  }
+  return error_response(404, "not_found", "no route for " + request.path);
+}
+
+}  // namespace gridd::api

@@ -1,0 +1,41 @@
+#include "gridd/core/json.hpp"
+
+#include "gridd/core/error.hpp"
+
+namespace gridd {
+
+Json parse_json(std::string_view text) {
+  try {
+    return Json::parse(text.begin(), text.end());
+  } catch (const Json::parse_error& e) {
+    throw_invalid("malformed_json",
+                  "malformed JSON at byte " + std::to_string(e.byte) + ": " +
+                      std::string(e.what()).substr(std::string(e.what()).find(':') + 2),
+                  "body");
+  }
+}
+
+std::string json_string(const Json& obj, const char* key, std::string_view where,
+                        std::string fallback) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return fallback;
+  if (!it->is_string()) {
+    throw_invalid("invalid_type", std::string("'") + key + "' must be a string",
+                  std::string(where) + "/" + key);
+  }
+  return it->get<std::string>();
+}
+
+std::optional<std::int64_t> json_int(const Json& obj, const char* key, std::string_view where) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::nullopt;
+  if (it->is_number_integer()) return it->get<std::int64_t>();
+  if (it->is_number_float()) {
+    const double d = it->get<double>();
+    if (d == static_cast<double>(static_cast<std::int64_t>(d))) return static_cast<std::int64_t>(d);
+  }
+  throw_invalid("invalid_type", std::string("'") + key + "' must be an integer",
+                std::string(where) + "/" + key);
+}
+
+}  // namespace gridd

@@ -1,0 +1,232 @@
+#include "gridd/http/server.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/version.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace gridd::http {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+std::atomic<std::uint64_t> g_request_counter{0};
+
+std::string mime_type(const std::string& path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".json") return "application/json";
+  if (ext == ".png") return "image/png";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".ico") return "image/x-icon";
+  if (ext == ".wasm") return "application/wasm";
+  if (ext == ".pbf" || ext == ".mvt") return "application/x-protobuf";
+  return "application/octet-stream";
+}
+
+/// A static file from web_root, or nullopt when the path is not one.
+std::optional<api::Response> static_file(const std::string& web_root, const std::string& path) {
+  if (web_root.empty()) return std::nullopt;
+  std::string rel;
+  if (path == "/" || path == "/index.html") {
+    rel = "index.html";
+  } else if (path.rfind("/web/", 0) == 0) {
+    rel = path.substr(5);
+  } else {
+    return std::nullopt;
+  }
+  if (rel.find("..") != std::string::npos || rel.find('\0') != std::string::npos) return std::nullopt;
+  const std::filesystem::path full = std::filesystem::path(web_root) / rel;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(full, ec)) return std::nullopt;
+  std::ifstream in(full, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  api::Response r;
+  r.content_type = mime_type(full.string());
+  r.body = buf.str();
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  return r;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, const api::Api& api, const ServerOptions& options)
+      : m_stream(std::move(socket)), m_api(api), m_options(options) {}
+
+  void start() {
+    net::dispatch(m_stream.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+ private:
+  void do_read() {
+    m_parser.emplace();
+    m_parser->body_limit(m_options.body_limit);
+    m_parser->header_limit(16 * 1024);
+    m_stream.expires_after(m_options.timeout);
+    bhttp::async_read(m_stream, m_buffer, *m_parser,
+                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == bhttp::error::end_of_stream || ec == net::error::connection_reset || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted) {
+      return close();
+    }
+    if (ec == bhttp::error::body_limit) {
+      return send_error(bhttp::status::payload_too_large, "body_too_large",
+                        "the request body exceeds the limit of " + std::to_string(m_options.body_limit) + " bytes");
+    }
+    if (ec) {
+      if (m_buffer.size() == 0 && !m_parser->got_some()) return close();
+      return send_error(bhttp::status::bad_request, "bad_request", "malformed HTTP request: " + ec.message());
+    }
+    handle(m_parser->release());
+  }
+
+  void handle(bhttp::request<bhttp::string_body>&& req) {
+    api::Request r;
+    r.method = std::string(req.method_string());
+    const std::string_view target(req.target().data(), req.target().size());
+    const std::size_t q = target.find('?');
+    r.path = api::url_decode(target.substr(0, q), false);
+    if (q != std::string_view::npos) r.query = api::parse_query(target.substr(q + 1));
+    r.body = std::move(req.body());
+    r.content_type = std::string(req[bhttp::field::content_type]);
+    r.request_id = std::to_string(++g_request_counter);
+
+    api::Response res;
+    std::optional<api::Response> file;
+    if (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) file = static_file(m_options.web_root, r.path);
+    res = file ? std::move(*file) : m_api.handle(r);
+
+    auto msg = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(res.status), req.version());
+    msg->set(bhttp::field::server, "gridd");
+    if (!res.content_type.empty()) msg->set(bhttp::field::content_type, res.content_type);
+    msg->set("X-Request-Id", r.request_id);
+    for (const auto& [k, v] : res.headers) msg->set(k, v);
+    msg->keep_alive(req.keep_alive());
+    if (req.method() != bhttp::verb::head) msg->body() = std::move(res.body);
+    msg->prepare_payload();
+    if (req.method() == bhttp::verb::head) msg->content_length(res.body.size());
+    if (m_options.access_log) {
+      std::cerr << r.request_id << ' ' << r.method << ' ' << target << ' ' << res.status << '\n';
+    }
+    write(std::move(msg));
+  }
+
+  void send_error(bhttp::status status, const std::string& code, const std::string& message) {
+    const api::Response err = api::error_response(static_cast<int>(status), code, message);
+    auto msg = std::make_shared<bhttp::response<bhttp::string_body>>(status, 11);
+    msg->set(bhttp::field::server, "gridd");
+    msg->set(bhttp::field::content_type, err.content_type);
+    msg->body() = err.body;
+    msg->keep_alive(false);
+    msg->prepare_payload();
+    write(std::move(msg));
+  }
+
+  void write(std::shared_ptr<bhttp::response<bhttp::string_body>> msg) {
+    m_stream.expires_after(m_options.timeout);
+    const bool keep = msg->keep_alive();
+    bhttp::async_write(m_stream, *msg,
+                       [self = shared_from_this(), msg, keep](beast::error_code ec, std::size_t) {
+                         if (ec || !keep) return self->close();
+                         self->do_read();
+                       });
+  }
+
+  void close() {
+    beast::error_code ec;
+    m_stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    m_stream.socket().close(ec);
+  }
+
+  beast::tcp_stream m_stream;
+  beast::flat_buffer m_buffer;
+  std::optional<bhttp::request_parser<bhttp::string_body>> m_parser;
+  const api::Api& m_api;
+  const ServerOptions& m_options;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(const api::Api& a, ServerOptions o)
+      : api(a), options(std::move(o)), ioc(static_cast<int>(thread_count())), acceptor(net::make_strand(ioc)),
+        signals(ioc, SIGINT, SIGTERM) {
+    const tcp::endpoint endpoint(net::ip::make_address(options.host), options.port);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(net::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(net::socket_base::max_listen_connections);
+    port = acceptor.local_endpoint().port();
+  }
+
+  [[nodiscard]] unsigned thread_count() const {
+    return options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  }
+
+  void accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted) return;
+      if (!ec) {
+        socket.set_option(tcp::no_delay(true), ec);
+        std::make_shared<Session>(std::move(socket), api, options)->start();
+      }
+      accept();
+    });
+  }
+
+  const api::Api& api;
+  ServerOptions options;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  net::signal_set signals;
+  std::uint16_t port = 0;
+};
+
+Server::Server(const api::Api& api, ServerOptions options) : m_impl(std::make_unique<Impl>(api, std::move(options))) {}
+
+Server::~Server() = default;
+
+std::uint16_t Server::port() const noexcept { return m_impl->port; }
+
+void Server::run() {
+  m_impl->signals.async_wait([this](beast::error_code, int) { stop(); });
+  m_impl->accept();
+  const unsigned n = m_impl->thread_count();
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { m_impl->ioc.run(); });
+  m_impl->ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop() {
+  net::post(m_impl->ioc, [this] {
+    beast::error_code ec;
+    m_impl->acceptor.close(ec);
+    m_impl->signals.cancel(ec);
+    m_impl->ioc.stop();
+  });
+}
+
+}  // namespace gridd::http

@@ -1,0 +1,193 @@
+// gridd: the command line. serve, import, export.
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <unistd.h>
+
+#include "gridd/core/error.hpp"
+#include "gridd/http/server.hpp"
+#include "gridd/service/ogr_io.hpp"
+#include "gridd/storage/store.hpp"
+
+#ifndef GRIDD_GEODATA_DIR
+#define GRIDD_GEODATA_DIR "geodata"
+#endif
+#ifndef GRIDD_WEB_DIR
+#define GRIDD_WEB_DIR "web"
+#endif
+
+namespace {
+
+using namespace gridd;
+
+/// A one-line progress bar on stderr.
+service::Progress progress_bar(const std::string& label) {
+  return [label](std::size_t done, std::size_t total) {
+    constexpr int width = 30;
+    if (total > 0) {
+      const double f = std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
+      const int filled = static_cast<int>(f * width);
+      std::fprintf(stderr, "\r%s [%s%s] %3d%% %zu/%zu", label.c_str(), std::string(filled, '#').c_str(),
+                   std::string(width - filled, '.').c_str(), static_cast<int>(f * 100), done, total);
+    } else {
+      std::fprintf(stderr, "\r%s %zu", label.c_str(), done);
+    }
+    if (total > 0 && done >= total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  };
+}
+
+std::pair<std::string, std::uint16_t> parse_listen(const std::string& listen) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) throw_invalid("invalid_listen", "--listen must be HOST:PORT", "listen");
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = -1;
+  try {
+    std::size_t used = 0;
+    port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1) port = -1;
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) throw_invalid("invalid_listen", "--listen port must be 0..65535", "listen");
+  return {host.empty() ? "127.0.0.1" : host, static_cast<std::uint16_t>(port)};
+}
+
+service::CatalogOptions catalog_options(const std::vector<std::string>& extra_kinds) {
+  service::CatalogOptions o;
+  for (const auto& k : extra_kinds) {
+    if (std::find(o.station_kinds.begin(), o.station_kinds.end(), k) == o.station_kinds.end()) o.station_kinds.push_back(k);
+  }
+  return o;
+}
+
+service::ObjectKind object_kind(const std::string& what) {
+  return what == "grids" ? service::ObjectKind::grids : service::ObjectKind::stations;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gridd: grid-based city governance service (grids, stations, locate)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "gridd 0.1.0");
+
+  // serve ------------------------------------------------------------------
+  auto* serve = app.add_subcommand("serve", "Run the HTTP server");
+  std::string store_uri = "gridd.gpkg";
+  std::string listen = "127.0.0.1:8080";
+  bool demo = false;
+  std::string geodata = GRIDD_GEODATA_DIR;
+  std::string web = GRIDD_WEB_DIR;
+  unsigned threads = 0;
+  std::size_t body_limit = 64 * 1024 * 1024;
+  bool access_log = false;
+  std::vector<std::string> extra_kinds;
+  serve->add_option("--store", store_uri, "GeoPackage file (created when missing) or postgresql:// URI")
+      ->capture_default_str();
+  serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free one)")->capture_default_str();
+  serve->add_flag("--demo", demo, "Load the demo city from geodata/ when the store has no grids");
+  serve->add_option("--geodata", geodata, "Directory holding the demo city (renchen/demo.json)")->capture_default_str();
+  serve->add_option("--web", web, "Directory of the web map served at /")->capture_default_str();
+  serve->add_option("--threads", threads, "Worker threads (0: one per core)")->capture_default_str();
+  serve->add_option("--body-limit", body_limit, "Largest request body in bytes (413 beyond)")->capture_default_str();
+  serve->add_flag("--access-log", access_log, "Log every request to stderr");
+  serve->add_option("--station-kind", extra_kinds, "An extra station kind to accept (repeatable)");
+
+  // import -----------------------------------------------------------------
+  auto* imp = app.add_subcommand("import", "Import grids or stations from any OGR source into the store");
+  std::string imp_what, imp_file, imp_store = "gridd.gpkg";
+  service::ImportOptions imp_opts;
+  std::vector<std::string> imp_fields;
+  imp->add_option("what", imp_what, "grids or stations")->required()->check(CLI::IsMember({"grids", "stations"}));
+  imp->add_option("file", imp_file, "GeoJSON, GeoPackage, Shapefile, KML, CSV (lon/lat or WKT columns), ...")
+      ->required();
+  imp->add_option("--store", imp_store, "GeoPackage file or postgresql:// URI")->capture_default_str();
+  imp->add_option("--crs", imp_opts.crs,
+                  "Source CRS when the file has none or it is wrong: EPSG:4490, EPSG:4549, gcj02, bd09, WKT, ...");
+  imp->add_option("--layer", imp_opts.layer, "Layer to read (default: the first)");
+  imp->add_option("--field", imp_fields,
+                  "Map a property to a source field: PROPERTY=FIELD (code, name, level, parent, households, "
+                  "people, kind, address, contact, hours, worker, worker_phone); repeatable");
+  imp->add_option("--default-level", imp_opts.default_level,
+                  "Level for grids without a level field or a 6/9/12/15-digit code")
+      ->capture_default_str();
+  imp->add_option("--default-kind", imp_opts.default_kind, "Kind for stations without a kind field");
+  imp->add_option("--encoding", imp_opts.encoding, "Source encoding of a Shapefile without .cpg (e.g. GB18030)");
+  imp->add_option("--station-kind", extra_kinds, "An extra station kind to accept (repeatable)");
+
+  // export -----------------------------------------------------------------
+  auto* exp = app.add_subcommand("export", "Export grids or stations to any OGR format");
+  std::string exp_what, exp_store = "gridd.gpkg", exp_output;
+  service::ExportOptions exp_opts;
+  exp->add_option("what", exp_what, "grids or stations")->required()->check(CLI::IsMember({"grids", "stations"}));
+  exp->add_option("--store", exp_store, "GeoPackage file or postgresql:// URI")->capture_default_str();
+  exp->add_option("--output,-o", exp_output, "Output file (.gpkg, .geojson, .shp, .kml, .csv, .fgb, ...)")->required();
+  exp->add_option("--format", exp_opts.format, "OGR driver name (default: from the extension)");
+  exp->add_option("--crs", exp_opts.crs, "Target CRS (default WGS84; gcj02 and bd09 accepted)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*serve) {
+      const auto [host, port] = parse_listen(listen);
+      service::Catalog catalog(storage::open_store(store_uri), catalog_options(extra_kinds));
+      if (demo) {
+        const std::string manifest = (std::filesystem::path(geodata) / "renchen" / "demo.json").string();
+        if (service::load_demo(catalog, manifest, progress_bar("loading demo city"))) {
+          std::cerr << "demo city loaded: " << catalog.snapshot()->grids().size() << " grids, "
+                    << catalog.snapshot()->stations().size() << " stations\n";
+        }
+      }
+      api::Api api(catalog);
+      http::ServerOptions so;
+      so.host = host;
+      so.port = port;
+      so.threads = threads;
+      so.body_limit = body_limit;
+      so.web_root = std::filesystem::is_directory(web) ? web : "";
+      so.access_log = access_log;
+      http::Server server(api, so);
+      std::cout << "gridd listening on http://" << host << ":" << server.port() << " ("
+                << catalog.snapshot()->grids().size() << " grids, " << catalog.snapshot()->stations().size()
+                << " stations)" << std::endl;
+      server.run();
+      std::cout << "gridd stopped" << std::endl;
+      return 0;
+    }
+    if (*imp) {
+      for (const auto& f : imp_fields) {
+        const std::size_t eq = f.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == f.size()) {
+          throw_invalid("invalid_field_mapping", "--field expects PROPERTY=FIELD, got '" + f + "'", "field");
+        }
+        imp_opts.fields[f.substr(0, eq)] = f.substr(eq + 1);
+      }
+      service::Catalog catalog(storage::open_store(imp_store), catalog_options(extra_kinds));
+      const auto report = service::import_file(catalog, object_kind(imp_what), imp_file, imp_opts,
+                                               isatty(2) ? progress_bar("reading " + imp_what) : service::Progress{});
+      std::cout << "imported " << imp_what << ": " << report.read << " read, " << report.created << " created, "
+                << report.updated << " updated" << std::endl;
+      return 0;
+    }
+    if (*exp) {
+      service::Catalog catalog(storage::open_store(exp_store));
+      const std::size_t n = service::export_file(*catalog.snapshot(), object_kind(exp_what), exp_output, exp_opts);
+      std::cout << "exported " << n << " " << exp_what << " to " << exp_output << std::endl;
+      return 0;
+    }
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.code() << ": " << e.what();
+    if (!e.field().empty()) std::cerr << " (" << e.field() << ")";
+    std::cerr << std::endl;
+    return e.kind() == ErrorKind::internal ? 1 : 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}

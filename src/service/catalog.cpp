@@ -1,0 +1,362 @@
+#include "gridd/service/catalog.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "gridd/core/error.hpp"
+#include "gridd/spatial/geos.hpp"
+
+namespace gridd::service {
+
+namespace {
+
+std::shared_ptr<const GridEntry> make_entry(Grid g) {
+  spatial::GeomPtr geom = spatial::from_wkb(g.wkb);
+  return std::make_shared<const GridEntry>(std::move(g), std::move(geom));
+}
+
+std::string field_of(const std::string& where, const char* name) {
+  return where.empty() ? std::string("properties/") + name : where + "/properties/" + name;
+}
+
+}  // namespace
+
+Catalog::Catalog(std::unique_ptr<storage::Store> store, CatalogOptions options)
+    : m_store(std::move(store)), m_options(std::move(options)) {
+  std::vector<std::shared_ptr<const GridEntry>> grids;
+  for (auto& g : m_store->load_grids()) {
+    if (g.wkb.empty()) continue;
+    grids.push_back(make_entry(std::move(g)));
+  }
+  std::vector<std::shared_ptr<const StationEntry>> stations;
+  for (auto& s : m_store->load_stations()) stations.push_back(std::make_shared<const StationEntry>(std::move(s)));
+  m_snapshot = std::make_shared<const Snapshot>(1, std::move(grids), std::move(stations));
+}
+
+Catalog::~Catalog() = default;
+
+std::shared_ptr<const Snapshot> Catalog::snapshot() const { return std::atomic_load(&m_snapshot); }
+
+void Catalog::publish(std::shared_ptr<const Snapshot> next) { std::atomic_store(&m_snapshot, std::move(next)); }
+
+// ---------------------------------------------------------------------------
+// Grids
+// ---------------------------------------------------------------------------
+
+std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bool upsert,
+                                               std::pair<std::size_t, std::size_t>* counts) {
+  std::lock_guard lock(m_write_mutex);
+  const auto snap = snapshot();
+  const std::string now = now_iso8601();
+
+  // Validate each input on its own, then the batch against the snapshot.
+  std::unordered_map<std::string, std::size_t> batch_codes;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    GridInput& in = inputs[i];
+    Grid& g = in.grid;
+    if (g.code.empty()) throw_invalid("missing_code", "a grid needs a code", field_of(in.where, "code"));
+    if (!is_valid_code(g.code)) {
+      throw_invalid("invalid_code", "code '" + g.code + "' is not 1..64 characters of [0-9A-Za-z_.-]",
+                    field_of(in.where, "code"));
+    }
+    if (g.name.empty()) throw_invalid("missing_name", "a grid needs a name", field_of(in.where, "name"));
+    if (!g.parent_code.empty() && g.parent_code == g.code) {
+      throw_invalid("invalid_parent", "a grid cannot be its own parent", field_of(in.where, "parent"));
+    }
+    validate_grid_geometry(in.geometry.get(), in.where);
+    if (!batch_codes.emplace(g.code, i).second) {
+      throw_conflict("duplicate_code", "code '" + g.code + "' appears twice in the request",
+                     field_of(in.where, "code"));
+    }
+  }
+
+  storage::ChangeSet changes;
+  std::vector<std::size_t> insert_positions;  // input index of each insert
+  std::size_t updated = 0;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    GridInput& in = inputs[i];
+    Grid& g = in.grid;
+    const GridEntry* existing = snap->grid_by_code(g.code);
+    if (existing && !upsert) {
+      throw_conflict("duplicate_code", "a grid with code '" + g.code + "' already exists (id " +
+                                           std::to_string(existing->grid.id) + ")",
+                     field_of(in.where, "code"));
+    }
+    // The parent: in the store, or earlier or later in this batch, and coarser.
+    if (!g.parent_code.empty()) {
+      std::optional<Level> parent_level;
+      if (auto it = batch_codes.find(g.parent_code); it != batch_codes.end()) {
+        parent_level = inputs[it->second].grid.level;
+      } else if (const GridEntry* p = snap->grid_by_code(g.parent_code)) {
+        parent_level = p->grid.level;
+      }
+      if (!parent_level) {
+        throw_invalid("unknown_parent", "parent '" + g.parent_code + "' does not exist", field_of(in.where, "parent"));
+      }
+      if (*parent_level >= g.level) {
+        throw_invalid("invalid_parent",
+                      "parent '" + g.parent_code + "' is a " + std::string(to_string(*parent_level)) +
+                          ", not coarser than this " + std::string(to_string(g.level)),
+                      field_of(in.where, "parent"));
+      }
+    }
+    g.wkb = spatial::to_wkb(in.geometry.get());
+    g.updated_at = now;
+    if (existing) {
+      g.id = existing->grid.id;
+      g.created_at = existing->grid.created_at;
+      changes.grid_updates.push_back(g);
+      ++updated;
+    } else {
+      g.id = 0;
+      g.created_at = now;
+      changes.grid_inserts.push_back(g);
+      insert_positions.push_back(i);
+    }
+  }
+
+  const storage::ChangeResult result = m_store->apply(changes);
+
+  // Publish: the old entries minus the replaced ones, plus the new ones.
+  std::unordered_set<std::int64_t> replaced;
+  for (const auto& g : changes.grid_updates) replaced.insert(g.id);
+  std::vector<std::shared_ptr<const GridEntry>> grids;
+  grids.reserve(snap->grids().size() + changes.grid_inserts.size());
+  for (const auto& e : snap->grids()) {
+    if (!replaced.count(e->grid.id)) grids.push_back(e);
+  }
+  std::vector<std::int64_t> ids(inputs.size(), 0);
+  for (auto& g : changes.grid_updates) {
+    ids[batch_codes.at(g.code)] = g.id;
+    grids.push_back(make_entry(std::move(g)));
+  }
+  for (std::size_t j = 0; j < changes.grid_inserts.size(); ++j) {
+    Grid& g = changes.grid_inserts[j];
+    g.id = result.grid_ids.at(j);
+    ids[insert_positions[j]] = g.id;
+    grids.push_back(make_entry(std::move(g)));
+  }
+  publish(std::make_shared<const Snapshot>(snap->version() + 1, std::move(grids),
+                                           std::vector<std::shared_ptr<const StationEntry>>(snap->stations())));
+  if (counts) *counts = {changes.grid_inserts.size(), updated};
+  return ids;
+}
+
+std::vector<std::int64_t> Catalog::create_grids(std::vector<GridInput> inputs) {
+  return write_grids(std::move(inputs), false, nullptr);
+}
+
+std::pair<std::size_t, std::size_t> Catalog::upsert_grids(std::vector<GridInput> inputs) {
+  std::pair<std::size_t, std::size_t> counts;
+  write_grids(std::move(inputs), true, &counts);
+  return counts;
+}
+
+void Catalog::update_grid(std::int64_t id, GridInput input) {
+  std::lock_guard lock(m_write_mutex);
+  const auto snap = snapshot();
+  const GridEntry* existing = snap->grid_by_id(id);
+  if (!existing) throw_not_found("grid_not_found", "no grid with id " + std::to_string(id), "id");
+  Grid& g = input.grid;
+  if (g.code.empty()) g.code = existing->grid.code;
+  if (!is_valid_code(g.code)) throw_invalid("invalid_code", "code '" + g.code + "' is malformed", field_of(input.where, "code"));
+  if (g.name.empty()) throw_invalid("missing_name", "a grid needs a name", field_of(input.where, "name"));
+  validate_grid_geometry(input.geometry.get(), input.where);
+  if (const GridEntry* other = snap->grid_by_code(g.code); other && other->grid.id != id) {
+    throw_conflict("duplicate_code", "a grid with code '" + g.code + "' already exists (id " +
+                                         std::to_string(other->grid.id) + ")",
+                   field_of(input.where, "code"));
+  }
+  if (!g.parent_code.empty()) {
+    const GridEntry* p = snap->grid_by_code(g.parent_code);
+    if (!p || p->grid.id == id) {
+      throw_invalid("unknown_parent", "parent '" + g.parent_code + "' does not exist", field_of(input.where, "parent"));
+    }
+    if (p->grid.level >= g.level) {
+      throw_invalid("invalid_parent", "parent '" + g.parent_code + "' is not coarser than this grid",
+                    field_of(input.where, "parent"));
+    }
+  }
+  for (std::size_t c : snap->children_of(existing->grid.code)) {
+    if (snap->grids()[c]->grid.level <= g.level) {
+      throw_conflict("invalid_level", "a child of this grid is not finer than the new level",
+                     field_of(input.where, "level"));
+    }
+  }
+  g.id = id;
+  g.created_at = existing->grid.created_at;
+  g.updated_at = now_iso8601();
+  g.wkb = spatial::to_wkb(input.geometry.get());
+
+  storage::ChangeSet changes;
+  changes.grid_updates.push_back(g);
+  std::vector<Grid> children;
+  if (g.code != existing->grid.code) {  // children follow the new code
+    for (std::size_t c : snap->children_of(existing->grid.code)) {
+      Grid child = snap->grids()[c]->grid;
+      child.parent_code = g.code;
+      child.updated_at = g.updated_at;
+      child.wkb = spatial::to_wkb(snap->grids()[c]->shape.geometry());
+      changes.grid_updates.push_back(child);
+    }
+  }
+  m_store->apply(changes);
+
+  std::unordered_set<std::int64_t> replaced;
+  for (const auto& u : changes.grid_updates) replaced.insert(u.id);
+  std::vector<std::shared_ptr<const GridEntry>> grids;
+  for (const auto& e : snap->grids()) {
+    if (!replaced.count(e->grid.id)) grids.push_back(e);
+  }
+  grids.push_back(std::make_shared<const GridEntry>(std::move(g), std::move(input.geometry)));
+  for (std::size_t j = 1; j < changes.grid_updates.size(); ++j) grids.push_back(make_entry(changes.grid_updates[j]));
+  publish(std::make_shared<const Snapshot>(snap->version() + 1, std::move(grids),
+                                           std::vector<std::shared_ptr<const StationEntry>>(snap->stations())));
+}
+
+void Catalog::delete_grid(std::int64_t id) {
+  std::lock_guard lock(m_write_mutex);
+  const auto snap = snapshot();
+  const GridEntry* existing = snap->grid_by_id(id);
+  if (!existing) throw_not_found("grid_not_found", "no grid with id " + std::to_string(id), "id");
+  const auto& children = snap->children_of(existing->grid.code);
+  if (!children.empty()) {
+    throw_conflict("has_children", "grid " + existing->grid.code + " has " + std::to_string(children.size()) +
+                                       " children; delete or move them first",
+                   "id");
+  }
+  storage::ChangeSet changes;
+  changes.grid_deletes.push_back(id);
+  m_store->apply(changes);
+  std::vector<std::shared_ptr<const GridEntry>> grids;
+  for (const auto& e : snap->grids()) {
+    if (e->grid.id != id) grids.push_back(e);
+  }
+  publish(std::make_shared<const Snapshot>(snap->version() + 1, std::move(grids),
+                                           std::vector<std::shared_ptr<const StationEntry>>(snap->stations())));
+}
+
+// ---------------------------------------------------------------------------
+// Stations
+// ---------------------------------------------------------------------------
+
+std::vector<std::int64_t> Catalog::write_stations(std::vector<StationInput> inputs, bool upsert,
+                                                  std::pair<std::size_t, std::size_t>* counts) {
+  std::lock_guard lock(m_write_mutex);
+  const auto snap = snapshot();
+  const std::string now = now_iso8601();
+  std::unordered_map<std::string, std::size_t> batch_codes;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    validate_station(inputs[i]);
+    const std::string& code = inputs[i].station.code;
+    if (!code.empty() && !batch_codes.emplace(code, i).second) {
+      throw_conflict("duplicate_code", "code '" + code + "' appears twice in the request",
+                     field_of(inputs[i].where, "code"));
+    }
+  }
+  storage::ChangeSet changes;
+  std::vector<std::size_t> insert_positions, update_positions;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    Station s = inputs[i].station;
+    const StationEntry* existing = s.code.empty() ? nullptr : snap->station_by_code(s.code);
+    if (existing && !upsert) {
+      throw_conflict("duplicate_code", "a station with code '" + s.code + "' already exists (id " +
+                                           std::to_string(existing->id) + ")",
+                     field_of(inputs[i].where, "code"));
+    }
+    s.updated_at = now;
+    if (existing) {
+      s.id = existing->id;
+      s.created_at = existing->created_at;
+      changes.station_updates.push_back(std::move(s));
+      update_positions.push_back(i);
+    } else {
+      s.id = 0;
+      s.created_at = now;
+      changes.station_inserts.push_back(std::move(s));
+      insert_positions.push_back(i);
+    }
+  }
+  const storage::ChangeResult result = m_store->apply(changes);
+  std::unordered_set<std::int64_t> replaced;
+  for (const auto& s : changes.station_updates) replaced.insert(s.id);
+  std::vector<std::shared_ptr<const StationEntry>> stations;
+  for (const auto& e : snap->stations()) {
+    if (!replaced.count(e->id)) stations.push_back(e);
+  }
+  std::vector<std::int64_t> ids(inputs.size(), 0);
+  for (std::size_t j = 0; j < changes.station_updates.size(); ++j) {
+    ids[update_positions[j]] = changes.station_updates[j].id;
+    stations.push_back(std::make_shared<const StationEntry>(std::move(changes.station_updates[j])));
+  }
+  for (std::size_t j = 0; j < changes.station_inserts.size(); ++j) {
+    Station& s = changes.station_inserts[j];
+    s.id = result.station_ids.at(j);
+    ids[insert_positions[j]] = s.id;
+    stations.push_back(std::make_shared<const StationEntry>(std::move(s)));
+  }
+  publish(std::make_shared<const Snapshot>(snap->version() + 1,
+                                           std::vector<std::shared_ptr<const GridEntry>>(snap->grids()),
+                                           std::move(stations)));
+  if (counts) *counts = {changes.station_inserts.size(), changes.station_updates.size()};
+  return ids;
+}
+
+std::vector<std::int64_t> Catalog::create_stations(std::vector<StationInput> inputs) {
+  return write_stations(std::move(inputs), false, nullptr);
+}
+
+std::pair<std::size_t, std::size_t> Catalog::upsert_stations(std::vector<StationInput> inputs) {
+  std::pair<std::size_t, std::size_t> counts;
+  write_stations(std::move(inputs), true, &counts);
+  return counts;
+}
+
+void Catalog::update_station(std::int64_t id, StationInput input) {
+  std::lock_guard lock(m_write_mutex);
+  const auto snap = snapshot();
+  const StationEntry* existing = snap->station_by_id(id);
+  if (!existing) throw_not_found("station_not_found", "no station with id " + std::to_string(id), "id");
+  validate_station(input);
+  Station s = std::move(input.station);
+  if (!s.code.empty()) {
+    if (const StationEntry* other = snap->station_by_code(s.code); other && other->id != id) {
+      throw_conflict("duplicate_code", "a station with code '" + s.code + "' already exists", field_of(input.where, "code"));
+    }
+  }
+  s.id = id;
+  s.created_at = existing->created_at;
+  s.updated_at = now_iso8601();
+  storage::ChangeSet changes;
+  changes.station_updates.push_back(s);
+  m_store->apply(changes);
+  std::vector<std::shared_ptr<const StationEntry>> stations;
+  for (const auto& e : snap->stations()) {
+    if (e->id != id) stations.push_back(e);
+  }
+  stations.push_back(std::make_shared<const StationEntry>(std::move(s)));
+  publish(std::make_shared<const Snapshot>(snap->version() + 1,
+                                           std::vector<std::shared_ptr<const GridEntry>>(snap->grids()),
+                                           std::move(stations)));
+}
+
+void Catalog::delete_station(std::int64_t id) {
+  std::lock_guard lock(m_write_mutex);
+  const auto snap = snapshot();
+  if (!snap->station_by_id(id)) throw_not_found("station_not_found", "no station with id " + std::to_string(id), "id");
+  storage::ChangeSet changes;
+  changes.station_deletes.push_back(id);
+  m_store->apply(changes);
+  std::vector<std::shared_ptr<const StationEntry>> stations;
+  for (const auto& e : snap->stations()) {
+    if (e->id != id) stations.push_back(e);
+  }
+  publish(std::make_shared<const Snapshot>(snap->version() + 1,
+                                           std::vector<std::shared_ptr<const GridEntry>>(snap->grids()),
+                                           std::move(stations)));
+}
+
+}  // namespace gridd::service

@@ -1,0 +1,220 @@
+#include "gridd/spatial/locate_index.hpp"
+
+#include <nanoflann.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+
+#include "gridd/core/error.hpp"
+#include "gridd/spatial/geodesic.hpp"
+
+namespace gridd::spatial {
+
+namespace {
+constexpr double k_deg = 3.14159265358979323846 / 180.0;
+constexpr double k_metres_per_degree = k_mean_radius_m * k_deg;
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Shape
+// ---------------------------------------------------------------------------
+
+Shape::Shape(GeomPtr geom) : m_geom(std::move(geom)) {
+  m_env = envelope_of(m_geom.get());
+  m_prepared.reset(GEOSPrepare_r(geos(), m_geom.get()));
+  if (!m_prepared) throw Error(ErrorKind::internal, "geos_failure", "prepare: " + geos_last_error());
+  // Force the lazily built point locator and its segment index now, so that
+  // concurrent readers later only read.
+  const GeomPtr probe = make_point((m_env.minx + m_env.maxx) / 2, (m_env.miny + m_env.maxy) / 2);
+  (void)GEOSPreparedIntersects_r(geos(), m_prepared.get(), probe.get());
+}
+
+bool Shape::covers(const GEOSGeometry* point) const {
+  return GEOSPreparedIntersects_r(geos(), m_prepared.get(), point) == 1;
+}
+
+double Shape::distance_m(double lon, double lat) const {
+  // Local equirectangular frame centred on the query point: metres east and
+  // north. Exact enough for the tens of kilometres an uncovered point can
+  // be from the nearest grid of a city.
+  const double kx = k_metres_per_degree * std::cos(lat * k_deg);
+  const double ky = k_metres_per_degree;
+  GeomPtr local = transform_xy(m_geom.get(), [&](double& x, double& y) {
+    double dx = x - lon;
+    if (dx > 180) dx -= 360;
+    if (dx < -180) dx += 360;
+    x = dx * kx;
+    y = (y - lat) * ky;
+  });
+  const GeomPtr origin = make_point(0, 0);
+  double d = 0;
+  if (GEOSDistance_r(geos(), local.get(), origin.get(), &d) != 1) {
+    throw Error(ErrorKind::internal, "geos_failure", "distance: " + geos_last_error());
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------------------
+// ShapeIndex
+// ---------------------------------------------------------------------------
+
+ShapeIndex::ShapeIndex(const std::vector<const Shape*>& shapes) : m_shapes(shapes) {
+  m_ids.resize(m_shapes.size());
+  m_tree = GEOSSTRtree_create_r(geos(), 10);
+  bool first = true;
+  for (std::size_t i = 0; i < m_shapes.size(); ++i) {
+    m_ids[i] = i;
+    const Envelope& e = m_shapes[i]->envelope();
+    const GeomPtr box = make_box(e);
+    GEOSSTRtree_insert_r(geos(), m_tree, box.get(), &m_ids[i]);
+    if (first) {
+      m_extent = e;
+      first = false;
+    } else {
+      m_extent.minx = std::min(m_extent.minx, e.minx);
+      m_extent.miny = std::min(m_extent.miny, e.miny);
+      m_extent.maxx = std::max(m_extent.maxx, e.maxx);
+      m_extent.maxy = std::max(m_extent.maxy, e.maxy);
+    }
+  }
+  // The tree is built on the first query; do it now, single-threaded.
+  std::vector<std::size_t> scratch;
+  query(m_extent, scratch);
+}
+
+ShapeIndex::~ShapeIndex() {
+  if (m_tree) GEOSSTRtree_destroy_r(geos(), m_tree);
+}
+
+namespace {
+void collect(void* item, void* userdata) {
+  static_cast<std::vector<std::size_t>*>(userdata)->push_back(*static_cast<std::size_t*>(item));
+}
+}  // namespace
+
+void ShapeIndex::query(const Envelope& box, std::vector<std::size_t>& out) const {
+  if (m_shapes.empty()) return;
+  const GeomPtr q = make_box(box);
+  GEOSSTRtree_query_r(geos(), m_tree, q.get(), collect, &out);
+}
+
+std::vector<std::size_t> ShapeIndex::covering(double lon, double lat) const {
+  std::vector<std::size_t> candidates;
+  if (m_shapes.empty()) return candidates;
+  const GeomPtr p = make_point(lon, lat);
+  GEOSSTRtree_query_r(geos(), m_tree, p.get(), collect, &candidates);
+  std::vector<std::size_t> out;
+  for (std::size_t i : candidates) {
+    if (m_shapes[i]->covers(p.get())) out.push_back(i);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::pair<std::size_t, double> ShapeIndex::nearest_impl(
+    double lon, double lat, const std::function<bool(std::size_t)>& accept) const {
+  constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  std::pair<std::size_t, double> best{npos, std::numeric_limits<double>::infinity()};
+  if (m_shapes.empty()) return best;
+  // Grow a search box until the best distance found lies within the radius
+  // the box is guaranteed to cover; then no shape outside it can be nearer.
+  const double coslat = std::max(0.01, std::cos(lat * k_deg));
+  double radius_m = 500;
+  std::vector<std::size_t> candidates;
+  for (int round = 0; round < 64; ++round) {
+    const double dlat = radius_m / k_metres_per_degree;
+    const double dlon = std::min(360.0, dlat / coslat);
+    const Envelope box{lon - dlon, std::max(-90.0, lat - dlat), lon + dlon, std::min(90.0, lat + dlat)};
+    candidates.clear();
+    query(box, candidates);
+    for (std::size_t i : candidates) {
+      if (!accept(i)) continue;
+      const double d = m_shapes[i]->distance_m(lon, lat);
+      if (d < best.second || (d == best.second && i < best.first)) best = {i, d};
+    }
+    // The box covers at least `radius_m` (slightly less at the poles of the
+    // local frame; the 0.99 keeps a margin for the frame's error).
+    if (best.first != npos && best.second <= radius_m * 0.99) return best;
+    const bool covers_all = box.minx <= m_extent.minx && box.maxx >= m_extent.maxx &&
+                            box.miny <= m_extent.miny && box.maxy >= m_extent.maxy;
+    if (covers_all) return best;
+    radius_m = best.first != npos ? best.second * 1.05 + 1 : radius_m * 4;
+    best = {npos, std::numeric_limits<double>::infinity()};
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------------------
+// PointIndex: a k-d tree over unit vectors. Chord length is monotonic in
+// great-circle distance, so the tree finds the spherical k nearest exactly;
+// the ellipsoid differs from the sphere by under 0.56%, so every point
+// whose spherical distance is within (1.0113 x the k-th spherical distance)
+// is a candidate, and the exact geodesic distance ranks them.
+// ---------------------------------------------------------------------------
+
+namespace {
+std::array<double, 3> unit_vector(double lon, double lat) {
+  const double l = lon * k_deg, p = lat * k_deg;
+  return {std::cos(p) * std::cos(l), std::cos(p) * std::sin(l), std::sin(p)};
+}
+}  // namespace
+
+struct PointIndex::Tree {
+  struct Cloud {
+    std::vector<std::array<double, 3>> pts;
+    [[nodiscard]] std::size_t kdtree_get_point_count() const { return pts.size(); }
+    [[nodiscard]] double kdtree_get_pt(std::size_t i, std::size_t dim) const { return pts[i][dim]; }
+    template <class Box>
+    bool kdtree_get_bbox(Box&) const {
+      return false;
+    }
+  };
+  using KdTree =
+      nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<double, Cloud>, Cloud, 3, std::size_t>;
+  Cloud cloud;
+  std::unique_ptr<KdTree> tree;
+};
+
+PointIndex::PointIndex(std::vector<IndexedPoint> points)
+    : m_points(std::move(points)), m_tree(std::make_unique<Tree>()) {
+  m_tree->cloud.pts.reserve(m_points.size());
+  for (const auto& p : m_points) m_tree->cloud.pts.push_back(unit_vector(p.lon, p.lat));
+  m_tree->tree = std::make_unique<Tree::KdTree>(3, m_tree->cloud, nanoflann::KDTreeSingleIndexAdaptorParams(10));
+  m_tree->tree->buildIndex();
+}
+
+PointIndex::~PointIndex() = default;
+
+std::vector<std::pair<std::size_t, double>> PointIndex::nearest(double lon, double lat,
+                                                                std::size_t k) const {
+  std::vector<std::pair<std::size_t, double>> out;
+  if (k == 0 || m_points.empty()) return out;
+  k = std::min(k, m_points.size());
+  const auto q = unit_vector(lon, lat);
+  std::vector<std::size_t> idx(k);
+  std::vector<double> d2(k);
+  const std::size_t found = m_tree->tree->knnSearch(q.data(), k, idx.data(), d2.data());
+  if (found == 0) return out;
+  // chord^2 -> central angle; widen by the sphere/ellipsoid bound.
+  const double chord = std::sqrt(d2[found - 1]);
+  const double angle = std::min(3.14159265358979323846, 2 * std::asin(std::min(1.0, chord / 2)) * 1.0113 + 1e-12);
+  const double radius_chord = 2 * std::sin(angle / 2);
+  std::vector<std::pair<std::size_t, double>> matches;
+  nanoflann::SearchParams params;
+  params.sorted = false;
+  m_tree->tree->radiusSearch(q.data(), radius_chord * radius_chord + 1e-15, matches, params);
+  out.reserve(matches.size());
+  for (const auto& [i, unused] : matches) {
+    (void)unused;
+    out.emplace_back(i, geodesic_distance_m(lon, lat, m_points[i].lon, m_points[i].lat));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second < b.second || (a.second == b.second && a.first < b.first);
+  });
+  if (out.size() > k) out.resize(k);
+  return out;
+}
+
+}  // namespace gridd::spatial
