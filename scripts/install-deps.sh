@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install everything gridd needs to build, run and test, from Debian 12 packages.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
+  libgdal-dev gdal-bin libgeos-dev libproj-dev proj-bin proj-data
+  libboost-dev libboost-system-dev
+  nlohmann-json3-dev libcli11-dev libprotozero-dev libnanoflann-dev libsqlite3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Share the compiler cache between build directories.
+command -v ccache >/dev/null && ccache --set-config=hash_dir=false >/dev/null 2>&1 || true
