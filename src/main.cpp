@@ -138,7 +138,8 @@ int main(int argc, char** argv) {
       service::Catalog catalog(storage::open_store(store_uri), catalog_options(extra_kinds));
       if (demo) {
         const std::string manifest = (std::filesystem::path(geodata) / "renchen" / "demo.json").string();
-        if (service::load_demo(catalog, manifest, progress_bar("loading demo city"))) {
+        if (service::load_demo(catalog, manifest,
+                              isatty(2) ? progress_bar("loading demo city") : service::Progress{})) {
           std::cerr << "demo city loaded: " << catalog.snapshot()->grids().size() << " grids, "
                     << catalog.snapshot()->stations().size() << " stations\n";
         }

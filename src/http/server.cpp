@@ -114,14 +114,26 @@ class Session : public std::enable_shared_from_this<Session> {
     r.request_id = std::to_string(++g_request_counter);
 
     api::Response res;
-    std::optional<api::Response> file;
-    if (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) file = static_file(m_options.web_root, r.path);
-    res = file ? std::move(*file) : m_api.handle(r);
+    if (req.method() == bhttp::verb::options) {
+      // CORS preflight: browsers on other origins may call the API.
+      res.status = 204;
+      res.content_type.clear();
+      res.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+      res.headers.emplace_back("Access-Control-Allow-Headers", "Content-Type, Authorization, If-None-Match");
+      res.headers.emplace_back("Access-Control-Max-Age", "86400");
+    } else {
+      std::optional<api::Response> file;
+      if (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) {
+        file = static_file(m_options.web_root, r.path);
+      }
+      res = file ? std::move(*file) : m_api.handle(r);
+    }
 
     auto msg = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(res.status), req.version());
     msg->set(bhttp::field::server, "gridd");
     if (!res.content_type.empty()) msg->set(bhttp::field::content_type, res.content_type);
     msg->set("X-Request-Id", r.request_id);
+    msg->set(bhttp::field::access_control_allow_origin, "*");
     for (const auto& [k, v] : res.headers) msg->set(k, v);
     msg->keep_alive(req.keep_alive());
     if (req.method() != bhttp::verb::head) msg->body() = std::move(res.body);

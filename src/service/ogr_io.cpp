@@ -290,7 +290,7 @@ ImportReport import_file(Catalog& catalog, ObjectKind kind, const std::string& p
   } else {
     std::tie(report.created, report.updated) = catalog.upsert_stations(std::move(stations));
   }
-  if (progress) progress(report.read, report.read);
+  if (progress && report.read != total) progress(report.read, report.read);
   return report;
 }
 
