@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <charconv>
+#include <cstdio>
 #include <set>
 
 #include "gridd/api/params.hpp"
@@ -37,13 +39,6 @@ double round_to(double v, double unit) { return std::round(v / unit) * unit; }
 // ---------------------------------------------------------------------------
 // Rendering
 // ---------------------------------------------------------------------------
-
-Json grid_summary(const GridEntry& e) {
-  const Grid& g = e.grid;
-  return Json{{"id", g.id},       {"code", g.code},
-              {"name", g.name},   {"level", to_string(g.level)},
-              {"people", to_json(g.people)}};
-}
 
 Json grid_feature(const Snapshot& snap, const GridEntry& e, bool with_geometry) {
   const Grid& g = e.grid;
@@ -84,35 +79,99 @@ Json station_feature(const StationEntry& s) {
               {"properties", std::move(props)}};
 }
 
-Json locate_json(const service::LocateResult& r) {
-  Json grids = Json::array();
-  for (const GridEntry* e : r.chain) grids.push_back(grid_summary(*e));
-  Json stations = Json::array();
-  for (const auto& [s, d] : r.stations) {
-    stations.push_back(Json{{"id", s->id},
-                            {"code", s->code.empty() ? Json(nullptr) : Json(s->code)},
-                            {"name", s->name},
-                            {"kind", s->kind},
-                            {"distance_m", round_to(d, 0.01)},
-                            {"lon", s->lon},
-                            {"lat", s->lat},
-                            {"address", s->address},
-                            {"contact", s->contact},
-                            {"hours", s->hours}});
+// The locate answer is the hot path. Each grid's and station's part of it is
+// rendered once per entry (RenderCache) as an unterminated JSON object; an
+// answer is those parts glued with a few numbers.
+
+void append_double(std::string& out, double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+/// Metres with two decimals ("1234.56").
+void append_metres(std::string& out, double metres) {
+  if (!std::isfinite(metres) || metres < 0 || metres > 1e15) {
+    append_double(out, std::isfinite(metres) ? metres : 0);
+    return;
   }
-  Json out{{"position", Json{{"lon", r.lon}, {"lat", r.lat}}},
-           {"covered", r.covered},
-           {"grids", std::move(grids)},
-           {"stations", std::move(stations)}};
+  const auto cents = static_cast<std::uint64_t>(std::llround(metres * 100));
+  char buf[32];
+  char* p = std::to_chars(buf, buf + 24, cents / 100).ptr;
+  *p++ = '.';
+  *p++ = static_cast<char>('0' + (cents % 100) / 10);
+  *p++ = static_cast<char>('0' + cents % 10);
+  out.append(buf, p);
+}
+
+std::string open_object(const Json& j) {
+  std::string s = j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  s.pop_back();  // drop '}' so fields can follow
+  return s;
+}
+
+const std::string& grid_part(const GridEntry& e) {
+  return e.summary.get([&] {
+    const Grid& g = e.grid;
+    return open_object(Json{{"id", g.id}, {"code", g.code}, {"name", g.name},
+                            {"level", to_string(g.level)}, {"people", to_json(g.people)}});
+  });
+}
+
+const std::string& station_part(const StationEntry& s) {
+  return s.summary.get([&] {
+    return open_object(Json{{"id", s.id},
+                            {"code", s.code.empty() ? Json(nullptr) : Json(s.code)},
+                            {"name", s.name},
+                            {"kind", s.kind},
+                            {"lon", s.lon},
+                            {"lat", s.lat},
+                            {"address", s.address},
+                            {"contact", s.contact},
+                            {"hours", s.hours}});
+  });
+}
+
+void append_grid(std::string& out, const GridEntry& e, const double* distance_m) {
+  out += grid_part(e);
+  if (distance_m) {
+    out += ",\"distance_m\":";
+    append_metres(out, *distance_m);
+  }
+  out += '}';
+}
+
+void append_locate(std::string& out, const service::LocateResult& r) {
+  out += "{\"position\":{\"lon\":";
+  append_double(out, r.lon);
+  out += ",\"lat\":";
+  append_double(out, r.lat);
+  out += "},\"covered\":";
+  out += r.covered ? "true" : "false";
+  out += ",\"grids\":[";
+  for (std::size_t i = 0; i < r.chain.size(); ++i) {
+    if (i) out += ',';
+    append_grid(out, *r.chain[i], nullptr);
+  }
+  out += "],\"owner\":";
   if (r.owner) {
-    Json owner = grid_summary(*r.owner);
-    owner["distance_m"] = round_to(r.owner_distance_m, 0.01);
-    out["owner"] = owner;
-    if (!r.covered) out["nearest_grid"] = owner;
+    append_grid(out, *r.owner, &r.owner_distance_m);
   } else {
-    out["owner"] = nullptr;
+    out += "null";
   }
-  return out;
+  if (!r.covered && r.owner) {
+    out += ",\"nearest_grid\":";
+    append_grid(out, *r.owner, &r.owner_distance_m);
+  }
+  out += ",\"stations\":[";
+  for (std::size_t i = 0; i < r.stations.size(); ++i) {
+    if (i) out += ',';
+    out += station_part(*r.stations[i].first);
+    out += ",\"distance_m\":";
+    append_metres(out, r.stations[i].second);
+    out += '}';
+  }
+  out += "]}";
 }
 
 // ---------------------------------------------------------------------------
@@ -277,7 +336,8 @@ Response Api::list_grids(const Request& r) const {
   const auto snap = m_catalog.snapshot();
   const auto bbox = param_bbox(r);
   const auto level_text = param(r, "level");
-  const std::optional<Level> level = level_text ? std::optional<Level>(parse_level(*level_text, "level")) : std::nullopt;
+  const bool by_level = level_text.has_value();
+  const Level level = by_level ? parse_level(*level_text, "level") : Level::district;
   const auto parent = param(r, "parent");
   const auto code = param(r, "code");
   const bool with_geometry = geometry_param(r);
@@ -291,7 +351,7 @@ Response Api::list_grids(const Request& r) const {
   auto consider = [&](const GridEntry& e) {
     const Grid& g = e.grid;
     if (g.id <= cursor) return true;
-    if (level && g.level != *level) return true;
+    if (by_level && g.level != level) return true;
     if (parent && g.parent_code != *parent) return true;
     if (code && g.code != *code) return true;
     if (box && (!e.shape.envelope().intersects(*bbox) ||
@@ -473,7 +533,10 @@ Response Api::locate_get(const Request& r) const {
   pos.crs = crs_param(r);
   const auto options = locate_options(m_catalog, param_int(r, "k", 0, service::k_max_locate_k), param(r, "kind"));
   const auto snap = m_catalog.snapshot();
-  return json_response(locate_json(service::locate(*snap, pos, options)));
+  Response res;
+  res.body.reserve(2048);
+  append_locate(res.body, service::locate(*snap, pos, options));
+  return res;
 }
 
 Response Api::locate_post(const Request& r) const {
@@ -497,7 +560,9 @@ Response Api::locate_post(const Request& r) const {
   if (body.contains("kind")) kind = json_string(body, "kind", "");
   const auto options = locate_options(m_catalog, k, kind);
   const auto snap = m_catalog.snapshot();
-  Json results = Json::array();
+  Response res;
+  res.body.reserve(2048 * it->size() + 16);
+  res.body += "{\"results\":[";
   std::size_t i = 0;
   for (const Json& p : *it) {
     const std::string where = "points/" + std::to_string(i++);
@@ -513,12 +578,14 @@ Response Api::locate_post(const Request& r) const {
       throw_invalid("invalid_point", "a point is [x, y] or {\"lon\": .., \"lat\": ..}", where);
     }
     try {
-      results.push_back(locate_json(service::locate(*snap, pos, options)));
+      if (i > 1) res.body += ',';
+      append_locate(res.body, service::locate(*snap, pos, options));
     } catch (const Error& e) {
       throw Error(e.kind(), e.code(), e.what(), e.field() == "crs" ? "crs" : where);
     }
   }
-  return json_response(Json{{"results", std::move(results)}});
+  res.body += "]}";
+  return res;
 }
 
 }  // namespace gridd::api

@@ -23,6 +23,14 @@ namespace bhttp = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+// One io_context per thread, each run by exactly one thread: a connection
+// lives on one context, so its handlers never run concurrently and need no
+// strand, and the concrete executor type avoids type-erased dispatch.
+using Executor = net::io_context::executor_type;
+using Socket = net::basic_stream_socket<tcp, Executor>;
+using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
+using Stream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
+
 namespace {
 
 std::atomic<std::uint64_t> g_request_counter{0};
@@ -69,7 +77,7 @@ std::optional<api::Response> static_file(const std::string& web_root, const std:
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, const api::Api& api, const ServerOptions& options)
+  Session(Socket&& socket, const api::Api& api, const ServerOptions& options)
       : m_stream(std::move(socket)), m_api(api), m_options(options) {}
 
   void start() {
@@ -129,41 +137,42 @@ class Session : public std::enable_shared_from_this<Session> {
       res = file ? std::move(*file) : m_api.handle(r);
     }
 
-    auto msg = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(res.status), req.version());
-    msg->set(bhttp::field::server, "gridd");
-    if (!res.content_type.empty()) msg->set(bhttp::field::content_type, res.content_type);
-    msg->set("X-Request-Id", r.request_id);
-    msg->set(bhttp::field::access_control_allow_origin, "*");
-    for (const auto& [k, v] : res.headers) msg->set(k, v);
-    msg->keep_alive(req.keep_alive());
-    if (req.method() != bhttp::verb::head) msg->body() = std::move(res.body);
-    msg->prepare_payload();
-    if (req.method() == bhttp::verb::head) msg->content_length(res.body.size());
+    auto& msg = m_response.emplace(static_cast<bhttp::status>(res.status), req.version());
+    msg.set(bhttp::field::server, "gridd");
+    if (!res.content_type.empty()) msg.set(bhttp::field::content_type, res.content_type);
+    msg.set("X-Request-Id", r.request_id);
+    msg.set(bhttp::field::access_control_allow_origin, "*");
+    for (const auto& [k, v] : res.headers) msg.set(k, v);
+    msg.keep_alive(req.keep_alive());
+    const std::size_t length = res.body.size();
+    if (req.method() != bhttp::verb::head) msg.body() = std::move(res.body);
+    msg.prepare_payload();
+    if (req.method() == bhttp::verb::head) msg.content_length(length);
     if (m_options.access_log) {
       std::cerr << r.request_id << ' ' << r.method << ' ' << target << ' ' << res.status << '\n';
     }
-    write(std::move(msg));
+    write();
   }
 
   void send_error(bhttp::status status, const std::string& code, const std::string& message) {
     const api::Response err = api::error_response(static_cast<int>(status), code, message);
-    auto msg = std::make_shared<bhttp::response<bhttp::string_body>>(status, 11);
-    msg->set(bhttp::field::server, "gridd");
-    msg->set(bhttp::field::content_type, err.content_type);
-    msg->body() = err.body;
-    msg->keep_alive(false);
-    msg->prepare_payload();
-    write(std::move(msg));
+    auto& msg = m_response.emplace(status, 11);
+    msg.set(bhttp::field::server, "gridd");
+    msg.set(bhttp::field::content_type, err.content_type);
+    msg.body() = err.body;
+    msg.keep_alive(false);
+    msg.prepare_payload();
+    write();
   }
 
-  void write(std::shared_ptr<bhttp::response<bhttp::string_body>> msg) {
+  void write() {
     m_stream.expires_after(m_options.timeout);
-    const bool keep = msg->keep_alive();
-    bhttp::async_write(m_stream, *msg,
-                       [self = shared_from_this(), msg, keep](beast::error_code ec, std::size_t) {
-                         if (ec || !keep) return self->close();
-                         self->do_read();
-                       });
+    bhttp::async_write(m_stream, *m_response, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      const bool keep = self->m_response->keep_alive();
+      self->m_response.reset();
+      if (ec || !keep) return self->close();
+      self->do_read();
+    });
   }
 
   void close() {
@@ -172,9 +181,10 @@ class Session : public std::enable_shared_from_this<Session> {
     m_stream.socket().close(ec);
   }
 
-  beast::tcp_stream m_stream;
+  Stream m_stream;
   beast::flat_buffer m_buffer;
   std::optional<bhttp::request_parser<bhttp::string_body>> m_parser;
+  std::optional<bhttp::response<bhttp::string_body>> m_response;
   const api::Api& m_api;
   const ServerOptions& m_options;
 };
@@ -182,15 +192,20 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct Server::Impl {
-  Impl(const api::Api& a, ServerOptions o)
-      : api(a), options(std::move(o)), ioc(static_cast<int>(thread_count())), acceptor(net::make_strand(ioc)),
-        signals(ioc, SIGINT, SIGTERM) {
+  Impl(const api::Api& a, ServerOptions o) : api(a), options(std::move(o)) {
+    const unsigned n = thread_count();
+    for (unsigned i = 0; i < n; ++i) {
+      contexts.push_back(std::make_unique<net::io_context>(1));
+      guards.emplace_back(contexts.back()->get_executor());
+    }
+    acceptor.emplace(contexts[0]->get_executor());
+    signals.emplace(*contexts[0], SIGINT, SIGTERM);
     const tcp::endpoint endpoint(net::ip::make_address(options.host), options.port);
-    acceptor.open(endpoint.protocol());
-    acceptor.set_option(net::socket_base::reuse_address(true));
-    acceptor.bind(endpoint);
-    acceptor.listen(net::socket_base::max_listen_connections);
-    port = acceptor.local_endpoint().port();
+    acceptor->open(endpoint.protocol());
+    acceptor->set_option(net::socket_base::reuse_address(true));
+    acceptor->bind(endpoint);
+    acceptor->listen(net::socket_base::max_listen_connections);
+    port = acceptor->local_endpoint().port();
   }
 
   [[nodiscard]] unsigned thread_count() const {
@@ -198,7 +213,8 @@ struct Server::Impl {
   }
 
   void accept() {
-    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    net::io_context& target = *contexts[next_context++ % contexts.size()];
+    acceptor->async_accept(target, [this](beast::error_code ec, Socket socket) {
       if (ec == net::error::operation_aborted) return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
@@ -210,9 +226,11 @@ struct Server::Impl {
 
   const api::Api& api;
   ServerOptions options;
-  net::io_context ioc;
-  tcp::acceptor acceptor;
-  net::signal_set signals;
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  std::vector<net::executor_work_guard<Executor>> guards;
+  std::optional<Acceptor> acceptor;
+  std::optional<net::signal_set> signals;
+  std::size_t next_context = 0;
   std::uint16_t port = 0;
 };
 
@@ -223,21 +241,25 @@ Server::~Server() = default;
 std::uint16_t Server::port() const noexcept { return m_impl->port; }
 
 void Server::run() {
-  m_impl->signals.async_wait([this](beast::error_code, int) { stop(); });
+  m_impl->signals->async_wait([this](beast::error_code ec, int) {
+    if (!ec) stop();
+  });
   m_impl->accept();
-  const unsigned n = m_impl->thread_count();
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < n; ++i) threads.emplace_back([this] { m_impl->ioc.run(); });
-  m_impl->ioc.run();
+  for (std::size_t i = 1; i < m_impl->contexts.size(); ++i) {
+    threads.emplace_back([this, i] { m_impl->contexts[i]->run(); });
+  }
+  m_impl->contexts[0]->run();
   for (auto& t : threads) t.join();
 }
 
 void Server::stop() {
-  net::post(m_impl->ioc, [this] {
+  net::post(*m_impl->contexts[0], [this] {
     beast::error_code ec;
-    m_impl->acceptor.close(ec);
-    m_impl->signals.cancel(ec);
-    m_impl->ioc.stop();
+    m_impl->acceptor->close(ec);
+    m_impl->signals->cancel(ec);
+    for (auto& g : m_impl->guards) g.reset();
+    for (auto& c : m_impl->contexts) c->stop();
   });
 }
 

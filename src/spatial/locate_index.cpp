@@ -14,7 +14,6 @@ namespace gridd::spatial {
 
 namespace {
 constexpr double k_deg = 3.14159265358979323846 / 180.0;
-constexpr double k_metres_per_degree = k_mean_radius_m * k_deg;
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -35,25 +34,63 @@ bool Shape::covers(const GEOSGeometry* point) const {
   return GEOSPreparedIntersects_r(geos(), m_prepared.get(), point) == 1;
 }
 
+namespace {
+
+/// Squared distance from the origin to segment (ax,ay)-(bx,by).
+double origin_segment_d2(double ax, double ay, double bx, double by) {
+  const double dx = bx - ax, dy = by - ay;
+  const double len2 = dx * dx + dy * dy;
+  double t = len2 > 0 ? -(ax * dx + ay * dy) / len2 : 0;
+  t = std::clamp(t, 0.0, 1.0);
+  const double px = ax + t * dx, py = ay + t * dy;
+  return px * px + py * py;
+}
+
+/// Smallest squared distance from (lon, lat) to the rings of g, in a local
+/// equirectangular frame (metres east and north of the point).
+void rings_min_d2(const GEOSGeometry* g, double lon, double lat, double kx, double ky, std::vector<double>& buf,
+                  double& best) {
+  const int t = type_id(g);
+  if (t == GEOS_LINEARRING || t == GEOS_LINESTRING) {
+    const GEOSCoordSequence* seq = GEOSGeom_getCoordSeq_r(geos(), g);
+    unsigned n = 0;
+    GEOSCoordSeq_getSize_r(geos(), seq, &n);
+    buf.resize(2 * static_cast<std::size_t>(n));
+    GEOSCoordSeq_copyToBuffer_r(geos(), seq, buf.data(), 0, 0);
+    auto x_of = [&](std::size_t i) {
+      double dx = buf[2 * i] - lon;
+      if (dx > 180) dx -= 360;
+      if (dx < -180) dx += 360;
+      return dx * kx;
+    };
+    for (std::size_t i = 0; i + 1 < n; ++i) {
+      best = std::min(best, origin_segment_d2(x_of(i), (buf[2 * i + 1] - lat) * ky, x_of(i + 1),
+                                              (buf[2 * i + 3] - lat) * ky));
+    }
+  } else if (t == GEOS_POLYGON) {
+    rings_min_d2(GEOSGetExteriorRing_r(geos(), g), lon, lat, kx, ky, buf, best);
+    const int holes = GEOSGetNumInteriorRings_r(geos(), g);
+    for (int i = 0; i < holes; ++i) rings_min_d2(GEOSGetInteriorRingN_r(geos(), g, i), lon, lat, kx, ky, buf, best);
+  } else {
+    const int n = GEOSGetNumGeometries_r(geos(), g);
+    for (int i = 0; i < n; ++i) rings_min_d2(GEOSGetGeometryN_r(geos(), g, i), lon, lat, kx, ky, buf, best);
+  }
+}
+
+}  // namespace
+
 double Shape::distance_m(double lon, double lat) const {
   // Local equirectangular frame centred on the query point: metres east and
   // north. Exact enough for the tens of kilometres an uncovered point can
   // be from the nearest grid of a city.
-  const double kx = k_metres_per_degree * std::cos(lat * k_deg);
-  const double ky = k_metres_per_degree;
-  GeomPtr local = transform_xy(m_geom.get(), [&](double& x, double& y) {
-    double dx = x - lon;
-    if (dx > 180) dx -= 360;
-    if (dx < -180) dx += 360;
-    x = dx * kx;
-    y = (y - lat) * ky;
-  });
-  const GeomPtr origin = make_point(0, 0);
-  double d = 0;
-  if (GEOSDistance_r(geos(), local.get(), origin.get(), &d) != 1) {
-    throw Error(ErrorKind::internal, "geos_failure", "distance: " + geos_last_error());
-  }
-  return d;
+  const GeomPtr p = make_point(lon, lat);
+  if (covers(p.get())) return 0;
+  double kx = 0, ky = 0;
+  metres_per_degree(lat, kx, ky);
+  thread_local std::vector<double> buf;
+  double best = std::numeric_limits<double>::infinity();
+  rings_min_d2(m_geom.get(), lon, lat, kx, ky, buf, best);
+  return std::sqrt(best);
 }
 
 // ---------------------------------------------------------------------------
@@ -120,17 +157,31 @@ std::pair<std::size_t, double> ShapeIndex::nearest_impl(
   if (m_shapes.empty()) return best;
   // Grow a search box until the best distance found lies within the radius
   // the box is guaranteed to cover; then no shape outside it can be nearer.
-  const double coslat = std::max(0.01, std::cos(lat * k_deg));
+  double kx = 0, ky = 0;
+  metres_per_degree(lat, kx, ky);
+  kx = std::max(kx, ky * 0.01);
   double radius_m = 500;
   std::vector<std::size_t> candidates;
   for (int round = 0; round < 64; ++round) {
-    const double dlat = radius_m / k_metres_per_degree;
-    const double dlon = std::min(360.0, dlat / coslat);
+    const double dlat = radius_m / ky;
+    const double dlon = std::min(360.0, radius_m / kx);
     const Envelope box{lon - dlon, std::max(-90.0, lat - dlat), lon + dlon, std::min(90.0, lat + dlat)};
     candidates.clear();
     query(box, candidates);
+    // Visit candidates by the distance to their envelope (a lower bound of
+    // the distance to the shape) and stop once it exceeds the best found.
+    std::vector<std::pair<double, std::size_t>> order;
+    order.reserve(candidates.size());
     for (std::size_t i : candidates) {
       if (!accept(i)) continue;
+      const Envelope& e = m_shapes[i]->envelope();
+      const double dx = std::max({e.minx - lon, 0.0, lon - e.maxx}) * kx;
+      const double dy = std::max({e.miny - lat, 0.0, lat - e.maxy}) * ky;
+      order.emplace_back(std::sqrt(dx * dx + dy * dy), i);
+    }
+    std::sort(order.begin(), order.end());
+    for (const auto& [lower, i] : order) {
+      if (lower > best.second * 1.01 + 1) break;  // margin for the frame's approximation
       const double d = m_shapes[i]->distance_m(lon, lat);
       if (d < best.second || (d == best.second && i < best.first)) best = {i, d};
     }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -15,16 +16,35 @@
 
 namespace gridd::service {
 
+/// A rendering of an immutable entry computed once, on first use, by the
+/// one renderer that owns it (the API's locate summary). Thread-safe.
+class RenderCache {
+ public:
+  template <class Render>
+  const std::string& get(Render&& render) const {
+    std::call_once(m_once, [&] { m_text = render(); });
+    return m_text;
+  }
+
+ private:
+  mutable std::once_flag m_once;
+  mutable std::string m_text;
+};
+
 /// A grid with its prepared geometry. Shared between snapshots until changed.
 struct GridEntry {
   GridEntry(Grid g, spatial::GeomPtr geometry);
   Grid grid;               ///< grid.wkb is cleared; the geometry lives in `shape`
   spatial::Shape shape;
   double area_m2 = 0;      ///< geodesic area
+  RenderCache summary;     ///< the locate answer's JSON for this grid
 };
 
 /// A station (shared between snapshots until changed).
-using StationEntry = Station;
+struct StationEntry : Station {
+  explicit StationEntry(Station s) : Station(std::move(s)) {}
+  RenderCache summary;     ///< the locate answer's JSON for this station
+};
 
 class Snapshot {
  public:
