@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/version.hpp>
 
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -137,40 +138,60 @@ class Session : public std::enable_shared_from_this<Session> {
       res = file ? std::move(*file) : m_api.handle(r);
     }
 
-    auto& msg = m_response.emplace(static_cast<bhttp::status>(res.status), req.version());
-    msg.set(bhttp::field::server, "gridd");
-    if (!res.content_type.empty()) msg.set(bhttp::field::content_type, res.content_type);
-    msg.set("X-Request-Id", r.request_id);
-    msg.set(bhttp::field::access_control_allow_origin, "*");
-    for (const auto& [k, v] : res.headers) msg.set(k, v);
-    msg.keep_alive(req.keep_alive());
-    const std::size_t length = res.body.size();
-    if (req.method() != bhttp::verb::head) msg.body() = std::move(res.body);
-    msg.prepare_payload();
-    if (req.method() == bhttp::verb::head) msg.content_length(length);
     if (m_options.access_log) {
       std::cerr << r.request_id << ' ' << r.method << ' ' << target << ' ' << res.status << '\n';
     }
-    write();
+    respond(res, req.version(), req.keep_alive(), req.method() == bhttp::verb::head, r.request_id);
   }
 
   void send_error(bhttp::status status, const std::string& code, const std::string& message) {
-    const api::Response err = api::error_response(static_cast<int>(status), code, message);
-    auto& msg = m_response.emplace(status, 11);
-    msg.set(bhttp::field::server, "gridd");
-    msg.set(bhttp::field::content_type, err.content_type);
-    msg.body() = err.body;
-    msg.keep_alive(false);
-    msg.prepare_payload();
+    api::Response err = api::error_response(static_cast<int>(status), code, message);
+    respond(err, 11, false, false, std::to_string(++g_request_counter));
+  }
+
+  /// Serialise the status line and headers into one string and send them
+  /// with the body in a single gather write. (Beast parses requests; its
+  /// generic serializer costs more than the whole locate answer, so the
+  /// response head is written directly.)
+  void respond(api::Response& res, unsigned version, bool keep_alive, bool head_only,
+               const std::string& request_id) {
+    m_keep_alive = keep_alive;
+    std::string& h = m_head;
+    h.clear();
+    h += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    h += std::to_string(res.status);
+    h += ' ';
+    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
+    h.append(reason.data(), reason.size());
+    h += "\r\nServer: gridd\r\nAccess-Control-Allow-Origin: *\r\nX-Request-Id: ";
+    h += request_id;
+    if (!res.content_type.empty()) {
+      h += "\r\nContent-Type: ";
+      h += res.content_type;
+    }
+    for (const auto& [k, v] : res.headers) {
+      h += "\r\n";
+      h += k;
+      h += ": ";
+      h += v;
+    }
+    if (res.status != 204 && res.status != 304) {
+      h += "\r\nContent-Length: ";
+      h += std::to_string(res.body.size());
+    }
+    if (version == 10 && keep_alive) h += "\r\nConnection: keep-alive";
+    if (version != 10 && !keep_alive) h += "\r\nConnection: close";
+    h += "\r\n\r\n";
+    m_body.clear();
+    if (!head_only && res.status != 204 && res.status != 304) m_body = std::move(res.body);
     write();
   }
 
   void write() {
     m_stream.expires_after(m_options.timeout);
-    bhttp::async_write(m_stream, *m_response, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      const bool keep = self->m_response->keep_alive();
-      self->m_response.reset();
-      if (ec || !keep) return self->close();
+    const std::array<net::const_buffer, 2> buffers{net::buffer(m_head), net::buffer(m_body)};
+    net::async_write(m_stream, buffers, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec || !self->m_keep_alive) return self->close();
       self->do_read();
     });
   }
@@ -184,7 +205,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Stream m_stream;
   beast::flat_buffer m_buffer;
   std::optional<bhttp::request_parser<bhttp::string_body>> m_parser;
-  std::optional<bhttp::response<bhttp::string_body>> m_response;
+  std::string m_head;
+  std::string m_body;
+  bool m_keep_alive = false;
   const api::Api& m_api;
   const ServerOptions& m_options;
 };
