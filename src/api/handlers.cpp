@@ -178,6 +178,11 @@ void append_locate(std::string& out, const service::LocateResult& r) {
 // Parsing features
 // ---------------------------------------------------------------------------
 
+/// "where/name", or just "name" for a single Feature (where is empty).
+std::string join(const std::string& where, const std::string& name) {
+  return where.empty() ? name : where + "/" + name;
+}
+
 /// Properties gridd computes; ignored on input so a fetched feature can be PUT back.
 const std::set<std::string>& read_only_properties() {
   static const std::set<std::string> names = {"id", "parent_id", "area_m2", "children", "created_at", "updated_at"};
@@ -208,14 +213,14 @@ const Json& properties_of(const Json& feature, const std::string& where) {
   }
   auto it = feature.find("properties");
   if (it == feature.end() || it->is_null()) return empty;
-  if (!it->is_object()) throw_invalid("invalid_geojson", "properties must be an object", where + "/properties");
+  if (!it->is_object()) throw_invalid("invalid_geojson", "properties must be an object", join(where, "properties"));
   return *it;
 }
 
 Json collect_attributes(const Json& props, const std::set<std::string>& known, const std::string& where) {
   Json attrs = Json::object();
   if (auto it = props.find("attributes"); it != props.end() && !it->is_null()) {
-    if (!it->is_object()) throw_invalid("invalid_attributes", "attributes must be an object", where + "/properties/attributes");
+    if (!it->is_object()) throw_invalid("invalid_attributes", "attributes must be an object", join(where, "properties/attributes"));
     attrs = *it;
   }
   for (const auto& [k, v] : props.items()) {
@@ -227,16 +232,17 @@ Json collect_attributes(const Json& props, const std::set<std::string>& known, c
 
 spatial::GeomPtr feature_geometry(const Json& feature, const std::string& where, const std::string& crs) {
   auto it = feature.find("geometry");
-  if (it == feature.end() || it->is_null()) throw_invalid("missing_geometry", "the feature has no geometry", where + "/geometry");
-  spatial::GeomPtr g = spatial::geometry_from_geojson(*it, where + "/geometry");
+  const std::string gw = join(where, "geometry");
+  if (it == feature.end() || it->is_null()) throw_invalid("missing_geometry", "the feature has no geometry", gw);
+  spatial::GeomPtr g = spatial::geometry_from_geojson(*it, gw);
   const spatial::CrsTransform& t = spatial::crs_transform(crs);
   if (t.is_geographic()) {
-    spatial::for_each_xy(g.get(), [&](double x, double y) { spatial::check_lon_lat(x, y, where + "/geometry"); });
+    spatial::for_each_xy(g.get(), [&](double x, double y) { spatial::check_lon_lat(x, y, gw); });
   }
   try {
     return spatial::to_wgs84(g.get(), crs);
   } catch (const Error& e) {
-    throw Error(e.kind(), e.code(), e.what(), where + "/geometry");
+    throw Error(e.kind(), e.code(), e.what(), gw);
   }
 }
 
@@ -246,7 +252,7 @@ service::GridInput grid_input(const Json& feature, const std::string& where, con
   service::GridInput in;
   in.where = where;
   Grid& g = in.grid;
-  const std::string pw = where + "/properties";
+  const std::string pw = join(where, "properties");
   g.code = json_string(props, "code", pw);
   g.name = json_string(props, "name", pw);
   const std::string level = json_string(props, "level", pw);
@@ -267,7 +273,7 @@ service::StationInput station_input(const Json& feature, const std::string& wher
   service::StationInput in;
   in.where = where;
   Station& s = in.station;
-  const std::string pw = where + "/properties";
+  const std::string pw = join(where, "properties");
   s.code = json_string(props, "code", pw);
   s.name = json_string(props, "name", pw);
   s.kind = json_string(props, "kind", pw);
@@ -277,7 +283,7 @@ service::StationInput station_input(const Json& feature, const std::string& wher
   s.attributes = collect_attributes(props, known, where);
   spatial::GeomPtr g = feature_geometry(feature, where, crs);
   if (spatial::type_id(g.get()) != GEOS_POINT) {
-    throw_invalid("invalid_geometry_type", "a station geometry must be a Point", where + "/geometry");
+    throw_invalid("invalid_geometry_type", "a station geometry must be a Point", join(where, "geometry"));
   }
   GEOSGeomGetX_r(spatial::geos(), g.get(), &s.lon);
   GEOSGeomGetY_r(spatial::geos(), g.get(), &s.lat);

@@ -1,5 +1,7 @@
 #include "gridd/core/json.hpp"
 
+#include <cmath>
+
 #include "gridd/core/error.hpp"
 
 namespace gridd {
@@ -15,13 +17,18 @@ Json parse_json(std::string_view text) {
   }
 }
 
+namespace {
+std::string member_path(std::string_view where, const char* key) {
+  return where.empty() ? std::string(key) : std::string(where) + "/" + key;
+}
+}  // namespace
+
 std::string json_string(const Json& obj, const char* key, std::string_view where,
                         std::string fallback) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return fallback;
   if (!it->is_string()) {
-    throw_invalid("invalid_type", std::string("'") + key + "' must be a string",
-                  std::string(where) + "/" + key);
+    throw_invalid("invalid_type", std::string("'") + key + "' must be a string", member_path(where, key));
   }
   return it->get<std::string>();
 }
@@ -32,10 +39,12 @@ std::optional<std::int64_t> json_int(const Json& obj, const char* key, std::stri
   if (it->is_number_integer()) return it->get<std::int64_t>();
   if (it->is_number_float()) {
     const double d = it->get<double>();
-    if (d == static_cast<double>(static_cast<std::int64_t>(d))) return static_cast<std::int64_t>(d);
+    // 2^63 is exactly representable; anything at or beyond it does not fit.
+    if (std::isfinite(d) && d > -9223372036854775808.0 && d < 9223372036854775808.0 && d == std::trunc(d)) {
+      return static_cast<std::int64_t>(d);
+    }
   }
-  throw_invalid("invalid_type", std::string("'") + key + "' must be an integer",
-                std::string(where) + "/" + key);
+  throw_invalid("invalid_type", std::string("'") + key + "' must be an integer", member_path(where, key));
 }
 
 }  // namespace gridd

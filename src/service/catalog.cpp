@@ -103,6 +103,22 @@ std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bo
                       field_of(in.where, "parent"));
       }
     }
+    if (existing) {
+      // Existing children (not re-sent in this batch) must stay finer.
+      for (std::size_t c : snap->children_of(g.code)) {
+        const Grid& child = snap->grids()[c]->grid;
+        auto in_batch = batch_codes.find(child.code);
+        const Level child_level = in_batch != batch_codes.end() ? inputs[in_batch->second].grid.level : child.level;
+        const bool still_child =
+            in_batch == batch_codes.end() || inputs[in_batch->second].grid.parent_code == g.code;
+        if (still_child && child_level <= g.level) {
+          throw_conflict("invalid_level",
+                         "grid '" + g.code + "' cannot become a " + std::string(to_string(g.level)) +
+                             ": its child '" + child.code + "' is a " + std::string(to_string(child_level)),
+                         field_of(in.where, "level"));
+        }
+      }
+    }
     g.wkb = spatial::to_wkb(in.geometry.get());
     g.updated_at = now;
     if (existing) {

@@ -1,6 +1,7 @@
 #include "gridd/service/locate.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "gridd/core/error.hpp"
 #include "gridd/spatial/crs.hpp"
@@ -11,9 +12,18 @@ void to_wgs84(const Position& position, double& lon, double& lat) {
   const spatial::CrsTransform& t = spatial::crs_transform(position.crs);
   lon = position.x;
   lat = position.y;
-  if (t.is_geographic()) spatial::check_lon_lat(lon, lat, "lon");
+  // Name the offending parameter: a latitude out of range is "lat".
+  auto check = [](double x, double y) {
+    if (!std::isfinite(x) || x < -180 || x > 180) {
+      throw_invalid("coordinate_out_of_range", "longitude " + std::to_string(x) + " is outside [-180, 180]", "lon");
+    }
+    if (!std::isfinite(y) || y < -90 || y > 90) {
+      throw_invalid("coordinate_out_of_range", "latitude " + std::to_string(y) + " is outside [-90, 90]", "lat");
+    }
+  };
+  if (t.is_geographic()) check(lon, lat);
   t.to_wgs84(lon, lat);
-  spatial::check_lon_lat(lon, lat, "lon");
+  check(lon, lat);
 }
 
 LocateResult locate_wgs84(const Snapshot& snapshot, double lon, double lat, const LocateOptions& options) {

@@ -56,12 +56,21 @@ std::optional<Level> level_from_code(const std::string& code) {
 /// Reads gridd properties from OGR features with the caller's field mapping.
 class FieldReader {
  public:
-  FieldReader(OGRFeatureDefn* defn, const std::map<std::string, std::string>& mapping) {
-    for (const char* p : {"code", "name", "level", "parent", "households", "people", "kind", "address",
-                          "contact", "hours", "worker", "worker_phone"}) {
+  FieldReader(OGRFeatureDefn* defn, const std::map<std::string, std::string>& mapping, ObjectKind kind) {
+    static const std::vector<const char*> grid_props = {"code",   "name",   "level",  "parent",
+                                                        "households", "people", "worker", "worker_phone"};
+    static const std::vector<const char*> station_props = {"code", "name", "kind", "address", "contact", "hours"};
+    for (const char* p : kind == ObjectKind::grids ? grid_props : station_props) {
       auto it = mapping.find(p);
       const std::string field = it == mapping.end() ? p : it->second;
-      const int idx = defn->GetFieldIndex(field.c_str());
+      int idx = defn->GetFieldIndex(field.c_str());
+      if (idx >= 0) {
+        const int original = defn->GetFieldIndex((field + "_original").c_str());
+        if (original >= 0) {
+          m_used.insert(idx);
+          idx = original;
+        }
+      }
       if (it != mapping.end() && idx < 0) {
         throw_invalid("unknown_field", "the source has no field '" + field + "' (mapped to " + p + ")", "fields");
       }
@@ -70,6 +79,20 @@ class FieldReader {
     }
     for (const auto& [p, field] : mapping) {
       if (!m_index.count(p)) throw_invalid("unknown_property", "cannot map a field to unknown property '" + p + "'", "fields");
+    }
+    // CSV's untyped copies of every column are not attributes.
+    for (int i = 0; i < defn->GetFieldCount(); ++i) {
+      const std::string n = defn->GetFieldDefn(i)->GetNameRef();
+      if (n.size() > 9 && n.compare(n.size() - 9, 9, "_original") == 0) m_used.insert(i);
+    }
+    // A file gridd exported: its `attributes` JSON object is merged back as
+    // the attributes, and its `id` column is gridd's, not an attribute.
+    const int attributes = defn->GetFieldIndex("attributes");
+    if (attributes >= 0 && !m_used.count(attributes)) {
+      m_attributes = attributes;
+      m_used.insert(attributes);
+      const int id = defn->GetFieldIndex("id");
+      if (id >= 0) m_used.insert(id);
     }
   }
 
@@ -83,6 +106,10 @@ class FieldReader {
 
   [[nodiscard]] Json attributes(const OGRFeature& f) const {
     Json out = Json::object();
+    if (m_attributes >= 0 && f.IsFieldSetAndNotNull(m_attributes)) {
+      Json j = Json::parse(f.GetFieldAsString(m_attributes), nullptr, false);
+      if (j.is_object()) out = std::move(j);
+    }
     const int n = f.GetFieldCount();
     for (int i = 0; i < n; ++i) {
       if (m_used.count(i) || !f.IsFieldSetAndNotNull(i)) continue;
@@ -115,6 +142,7 @@ class FieldReader {
  private:
   std::map<std::string, int> m_index;
   std::set<int> m_used;
+  int m_attributes = -1;
 };
 
 struct Source {
@@ -131,7 +159,9 @@ Source open_source(const std::string& path, const ImportOptions& options) {
             "Y_POSSIBLE_NAMES=lat,latitude,y,Y,LAT,Latitude",
             "GEOM_POSSIBLE_NAMES=wkt,WKT,geometry,geom",
             "KEEP_GEOM_COLUMNS=NO",
-            "AUTODETECT_TYPE=YES"};
+            // Typed attributes, but gridd's own properties are read from the
+            // untyped *_original columns, so "007" stays "007".
+            "AUTODETECT_TYPE=YES", "KEEP_SOURCE_COLUMNS=YES"};
   }
   if (!options.encoding.empty() && (ext == ".shp" || ext == ".dbf" || ext == ".zip")) {
     opts.push_back("ENCODING=" + options.encoding);
@@ -257,7 +287,7 @@ ImportReport import_file(Catalog& catalog, ObjectKind kind, const std::string& p
   GDALAllRegister();
   QuietErrors quiet;
   Source src = open_source(path, options);
-  const FieldReader reader(src.layer->GetLayerDefn(), options.fields);
+  const FieldReader reader(src.layer->GetLayerDefn(), options.fields, kind);
   const GIntBig count = src.layer->GetFeatureCount(TRUE);
   const std::size_t total = count > 0 ? static_cast<std::size_t>(count) : 0;
 
@@ -312,6 +342,8 @@ std::string driver_for(const std::string& path, const std::string& format) {
 
 void add_field(OGRLayer* layer, const char* name, OGRFieldType type) {
   OGRFieldDefn d(name, type);
+  const std::string_view n(name);
+  if (type == OFTString && (n == "attributes" || n == "people")) d.SetSubType(OFSTJSON);
   if (layer->CreateField(&d) != OGRERR_NONE) {
     throw Error(ErrorKind::internal, "export_failure", std::string("cannot create field ") + name + ": " + CPLGetLastErrorMsg());
   }
@@ -350,6 +382,7 @@ std::size_t export_file(const Snapshot& snapshot, ObjectKind kind, const std::st
   const bool has_srs = !chinese && srs.SetFromUserInput(options.crs.empty() ? "EPSG:4326" : options.crs.c_str()) == OGRERR_NONE;
   std::vector<std::string> lco;
   if (driver_name == "CSV") lco.push_back("GEOMETRY=AS_WKT");
+  if (driver_name == "ESRI Shapefile") lco.push_back("ENCODING=UTF-8");
   std::vector<const char*> lco_raw;
   for (const auto& o : lco) lco_raw.push_back(o.c_str());
   lco_raw.push_back(nullptr);

@@ -30,7 +30,7 @@ const Json& member(const Json& obj, const char* key, std::string_view where) {
 
 void position(const Json& p, std::string_view where, double& x, double& y) {
   if (!p.is_array() || p.size() < 2 || p.size() > 4) {
-    throw_invalid("invalid_geometry", "a position must be an array of 2 or 3 numbers",
+    throw_invalid("invalid_geometry", "a position must be an array of 2 to 4 numbers",
                   std::string(where));
   }
   for (std::size_t i = 0; i < p.size(); ++i) {

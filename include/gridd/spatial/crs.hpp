@@ -30,7 +30,8 @@ class CrsTransform {
 };
 
 /// This thread's transformer for `crs` (cached). An empty string, "EPSG:4326",
-/// "WGS84" and "CRS84" mean WGS84.
+/// "WGS84" and "CRS84" mean WGS84. The reference stays valid until the next
+/// call of crs_transform() on the same thread (the cache is bounded).
 /// @throws Error(invalid_input, "unknown_crs", field "crs") when PROJ does not know it.
 const CrsTransform& crs_transform(std::string_view crs);
 
