@@ -208,8 +208,9 @@ std::vector<const Json*> features_of(const Json& body) {
 
 const Json& properties_of(const Json& feature, const std::string& where) {
   static const Json empty = Json::object();
-  if (!feature.is_object() || json_string(feature, "type", where) != "Feature") {
-    throw_invalid("invalid_geojson", "expected a GeoJSON Feature", where);
+  if (!feature.is_object()) throw_invalid("invalid_geojson", "expected a GeoJSON Feature object", where.empty() ? "body" : where);
+  if (json_string(feature, "type", where) != "Feature") {
+    throw_invalid("invalid_geojson", "expected a GeoJSON Feature", join(where, "type"));
   }
   auto it = feature.find("properties");
   if (it == feature.end() || it->is_null()) return empty;

@@ -118,11 +118,12 @@ Response Router::handle(const Request& request) const {
     std::string allow;
     for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
     Response r = error_response(405, "method_not_allowed",
-                                "method " + request.method + " is not allowed on " + request.path + " (allowed: " + allow + ")");
+                                "method " + request.method + " is not allowed on " + request.path + " (allowed: " + allow + ")",
+                                "method");
     r.headers.emplace_back("Allow", allow);
     return r;
   }
-  return error_response(404, "not_found", "no route for " + request.path);
+  return error_response(404, "not_found", "no route for " + request.path, "path");
 }
 
 }  // namespace gridd::api

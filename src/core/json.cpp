@@ -1,6 +1,7 @@
 #include "gridd/core/json.hpp"
 
 #include <cmath>
+#include <cstdint>
 
 #include "gridd/core/error.hpp"
 
@@ -9,6 +10,8 @@ namespace gridd {
 Json parse_json(std::string_view text) {
   try {
     return Json::parse(text.begin(), text.end());
+  } catch (const Json::out_of_range& e) {
+    throw_invalid("malformed_json", "a number in the body is out of range (" + std::string(e.what()) + ")", "body");
   } catch (const Json::parse_error& e) {
     throw_invalid("malformed_json",
                   "malformed JSON at byte " + std::to_string(e.byte) + ": " +
@@ -36,7 +39,12 @@ std::string json_string(const Json& obj, const char* key, std::string_view where
 std::optional<std::int64_t> json_int(const Json& obj, const char* key, std::string_view where) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return std::nullopt;
-  if (it->is_number_integer()) return it->get<std::int64_t>();
+  if (it->is_number_unsigned()) {
+    const auto u = it->get<std::uint64_t>();
+    if (u <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(u);
+  } else if (it->is_number_integer()) {
+    return it->get<std::int64_t>();
+  }
   if (it->is_number_float()) {
     const double d = it->get<double>();
     // 2^63 is exactly representable; anything at or beyond it does not fit.

@@ -102,11 +102,16 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec == bhttp::error::body_limit) {
       return send_error(bhttp::status::payload_too_large, "body_too_large",
-                        "the request body exceeds the limit of " + std::to_string(m_options.body_limit) + " bytes");
+                        "the request body exceeds the limit of " + std::to_string(m_options.body_limit) + " bytes",
+                        "body");
+    }
+    if (ec == bhttp::error::header_limit) {
+      return send_error(bhttp::status::request_header_fields_too_large, "headers_too_large",
+                        "the request headers exceed 16 KiB", "headers");
     }
     if (ec) {
       if (m_buffer.size() == 0 && !m_parser->got_some()) return close();
-      return send_error(bhttp::status::bad_request, "bad_request", "malformed HTTP request: " + ec.message());
+      return send_error(bhttp::status::bad_request, "bad_request", "malformed HTTP request: " + ec.message(), "request");
     }
     handle(m_parser->release());
   }
@@ -144,8 +149,9 @@ class Session : public std::enable_shared_from_this<Session> {
     respond(res, req.version(), req.keep_alive(), req.method() == bhttp::verb::head, r.request_id);
   }
 
-  void send_error(bhttp::status status, const std::string& code, const std::string& message) {
-    api::Response err = api::error_response(static_cast<int>(status), code, message);
+  void send_error(bhttp::status status, const std::string& code, const std::string& message,
+                  const std::string& field) {
+    api::Response err = api::error_response(static_cast<int>(status), code, message, field);
     respond(err, 11, false, false, std::to_string(++g_request_counter));
   }
 

@@ -67,9 +67,19 @@ std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bo
       throw_invalid("invalid_parent", "a grid cannot be its own parent", field_of(in.where, "parent"));
     }
     validate_grid_geometry(in.geometry.get(), in.where);
+    // Grids are stored as MultiPolygons (the GeoPackage layer's type), so
+    // the live copy must be one too.
+    in.geometry = spatial::as_multi_polygon(std::move(in.geometry));
     if (!batch_codes.emplace(g.code, i).second) {
       throw_conflict("duplicate_code", "code '" + g.code + "' appears twice in the request",
                      field_of(in.where, "code"));
+    }
+    if (!upsert) {
+      if (const GridEntry* existing = snap->grid_by_code(g.code)) {
+        throw_conflict("duplicate_code", "a grid with code '" + g.code + "' already exists (id " +
+                                             std::to_string(existing->grid.id) + ")",
+                       field_of(in.where, "code"));
+      }
     }
   }
 
@@ -80,11 +90,6 @@ std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bo
     GridInput& in = inputs[i];
     Grid& g = in.grid;
     const GridEntry* existing = snap->grid_by_code(g.code);
-    if (existing && !upsert) {
-      throw_conflict("duplicate_code", "a grid with code '" + g.code + "' already exists (id " +
-                                           std::to_string(existing->grid.id) + ")",
-                     field_of(in.where, "code"));
-    }
     // The parent: in the store, or earlier or later in this batch, and coarser.
     if (!g.parent_code.empty()) {
       std::optional<Level> parent_level;
@@ -181,6 +186,7 @@ void Catalog::update_grid(std::int64_t id, GridInput input) {
   if (!is_valid_code(g.code)) throw_invalid("invalid_code", "code '" + g.code + "' is malformed", field_of(input.where, "code"));
   if (g.name.empty()) throw_invalid("missing_name", "a grid needs a name", field_of(input.where, "name"));
   validate_grid_geometry(input.geometry.get(), input.where);
+  input.geometry = spatial::as_multi_polygon(std::move(input.geometry));
   if (const GridEntry* other = snap->grid_by_code(g.code); other && other->grid.id != id) {
     throw_conflict("duplicate_code", "a grid with code '" + g.code + "' already exists (id " +
                                          std::to_string(other->grid.id) + ")",

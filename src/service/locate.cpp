@@ -22,7 +22,11 @@ void to_wgs84(const Position& position, double& lon, double& lat) {
     }
   };
   if (t.is_geographic()) check(lon, lat);
-  t.to_wgs84(lon, lat);
+  try {
+    t.to_wgs84(lon, lat);
+  } catch (const Error& e) {
+    throw Error(e.kind(), e.code(), e.what(), t.is_geographic() ? "lon" : "x");
+  }
   check(lon, lat);
 }
 
@@ -58,11 +62,40 @@ LocateResult locate_wgs84(const Snapshot& snapshot, double lon, double lat, cons
     r.chain.push_back(grids[pick].get());
     i = end;
   }
-  for (auto it = r.chain.rbegin(); it != r.chain.rend(); ++it) {
-    if (snapshot.is_leaf(snapshot.position_of(*it))) {
+  // The owner is a covering leaf: the chain's own end when it is a leaf;
+  // otherwise the covering leaf below the deepest grid of the chain (then the
+  // smallest code), and the chain is re-cut to end at it.
+  if (!r.chain.empty() && snapshot.is_leaf(snapshot.position_of(r.chain.back()))) {
+    r.covered = true;
+    r.owner = r.chain.back();
+  } else {
+    auto is_ancestor_or_self = [&](const GridEntry* a, const GridEntry* g) {
+      for (int guard = 0; g && guard < 32; ++guard) {
+        if (g == a) return true;
+        g = g->grid.parent_code.empty() ? nullptr : snapshot.grid_by_code(g->grid.parent_code);
+      }
+      return false;
+    };
+    const GridEntry* best = nullptr;
+    std::size_t best_depth = 0;
+    for (std::size_t h : hits) {  // level, then code order
+      if (!snapshot.is_leaf(h)) continue;
+      std::size_t depth = 0;
+      for (std::size_t c = 0; c < r.chain.size(); ++c) {
+        if (is_ancestor_or_self(r.chain[c], grids[h].get())) depth = c + 1;
+      }
+      if (!best || depth > best_depth) {
+        best = grids[h].get();
+        best_depth = depth;
+      }
+    }
+    if (best) {
       r.covered = true;
-      r.owner = *it;
-      break;
+      r.owner = best;
+      r.chain.clear();
+      for (std::size_t h : hits) {
+        if (is_ancestor_or_self(grids[h].get(), best)) r.chain.push_back(grids[h].get());
+      }
     }
   }
   if (!r.covered && !grids.empty()) {

@@ -82,7 +82,18 @@ class ProjTransform final : public CrsTransform {
   ProjTransform(const ProjTransform&) = delete;
   ProjTransform& operator=(const ProjTransform&) = delete;
 
-  void to_wgs84(double& x, double& y) const override { apply(PJ_FWD, x, y); }
+  void to_wgs84(double& x, double& y) const override {
+    const double x0 = x, y0 = y;
+    apply(PJ_FWD, x, y);
+    if (!m_geographic) {
+      // Outside a projection's domain PROJ may still answer (clamped to a
+      // pole, say); a position that does not convert back is rejected.
+      double bx = x, by = y;
+      apply(PJ_INV, bx, by);
+      const double tolerance = 1e-3 + 1e-9 * std::max(std::fabs(x0), std::fabs(y0));
+      if (std::fabs(bx - x0) > tolerance || std::fabs(by - y0) > tolerance) out_of_range(x0, y0);
+    }
+  }
   void from_wgs84(double& x, double& y) const override { apply(PJ_INV, x, y); }
   [[nodiscard]] bool is_geographic() const noexcept override { return m_geographic; }
   [[nodiscard]] bool is_wgs84() const noexcept override { return m_wgs84; }

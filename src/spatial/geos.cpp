@@ -96,6 +96,12 @@ Envelope envelope_of(const GEOSGeometry* g) {
 
 GeomPtr clone(const GEOSGeometry* g) { return checked(GEOSGeom_clone_r(geos(), g), "clone"); }
 
+GeomPtr as_multi_polygon(GeomPtr g) {
+  if (!g || type_id(g.get()) != GEOS_POLYGON) return g;
+  GEOSGeometry* parts[] = {g.release()};
+  return checked(GEOSGeom_createCollection_r(geos(), GEOS_MULTIPOLYGON, parts, 1), "multipolygon");
+}
+
 int type_id(const GEOSGeometry* g) { return GEOSGeomTypeId_r(geos(), g); }
 
 Validity check_validity(const GEOSGeometry* g) {

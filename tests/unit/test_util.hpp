@@ -90,6 +90,12 @@ inline Json box_polygon(double minx, double miny, double maxx, double maxy) {
                                          Json::array({minx, miny})})})}};
 }
 
+/// The same box as gridd stores and answers it: a one-part MultiPolygon.
+inline Json box_multipolygon(double minx, double miny, double maxx, double maxy) {
+  return Json{{"type", "MultiPolygon"},
+              {"coordinates", Json::array({box_polygon(minx, miny, maxx, maxy)["coordinates"]})}};
+}
+
 /// The classic self-intersecting "bow tie" around (cx, cy), crossing at (cx, cy).
 inline Json bow_tie(double cx, double cy, double r) {
   return Json{{"type", "Polygon"},

@@ -52,6 +52,9 @@ GeomPtr make_box(const Envelope& env);
 Envelope envelope_of(const GEOSGeometry* g);
 GeomPtr clone(const GEOSGeometry* g);
 
+/// A Polygon wrapped as a one-part MultiPolygon; anything else unchanged.
+GeomPtr as_multi_polygon(GeomPtr g);
+
 /// GEOS type id (GEOS_POINT, GEOS_POLYGON, ...).
 int type_id(const GEOSGeometry* g);
 

@@ -1,6 +1,14 @@
 #pragma once
-// Test support: run the real gridd binary on 127.0.0.1 with a free port and
-// talk HTTP/1.1 to it. Header-only; used by tests/http.
+// A copy of tests/support/server_process.hpp for the HTTP suite, with two
+// fixes (the original does not compile with Boost 1.74; see below):
+//  * HttpClient::reconnect() assigned a new beast::tcp_stream, whose move
+//    assignment is deleted in Boost 1.74; it now closes the socket and
+//    connects the same stream again (asio reopens a closed socket).
+//  * ServerProcess::stop() closed the read end of the child's stdout before
+//    SIGTERM, so the server's final "gridd stopped" line died of SIGPIPE;
+//    the pipe is now closed after the child has exited.
+// Run the real gridd binary on 127.0.0.1 with a free port and talk HTTP/1.1
+// to it.
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,6 +16,7 @@
 #include <boost/beast/http.hpp>
 
 #include <csignal>
+#include <fcntl.h>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -16,7 +25,7 @@
 #include <unistd.h>
 #include <vector>
 
-namespace gridd::test {
+namespace gridd::http_test {
 
 /// A unique empty directory under the system temp dir, removed on destruction.
 class TempDir {
@@ -103,7 +112,6 @@ class HttpClient {
   void reconnect() {
     boost::system::error_code ec;
     m_stream.socket().close(ec);
-    m_stream = boost::beast::tcp_stream(m_ioc);
     connect();
   }
   unsigned short m_port;
@@ -138,31 +146,38 @@ class ServerProcess {
       waitpid(m_pid, &status, 0);
       m_pid = -1;
     }
-  }
-  /// SIGTERM, wait up to 10 s, then SIGKILL. Returns the exit status.
-  int stop() {
     if (m_stdout >= 0) {
       close(m_stdout);
       m_stdout = -1;
     }
-    if (m_pid <= 0) return -1;
-    ::kill(m_pid, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 100; ++i) {
-      if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
-        m_pid = -1;
-        return status;
+  }
+  /// SIGTERM, wait up to 10 s, then SIGKILL. Returns the exit status.
+  int stop() {
+    int result = -1;
+    if (m_pid > 0) {
+      ::kill(m_pid, SIGTERM);
+      int status = 0;
+      for (int i = 0; i < 100; ++i) {
+        if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
+          m_pid = -1;
+          result = status;
+          break;
+        }
+        usleep(100 * 1000);
       }
-      usleep(100 * 1000);
+      if (m_pid > 0) kill9();
     }
-    kill9();
-    return -1;
+    if (m_stdout >= 0) {
+      close(m_stdout);
+      m_stdout = -1;
+    }
+    return result;
   }
 
  private:
   void start(const std::string& store, std::vector<std::string> extra) {
     int out[2];
-    if (pipe(out) != 0) throw std::runtime_error("pipe failed");
+    if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     std::vector<std::string> args = {GRIDD_BINARY, "serve", "--store", store, "--listen", "127.0.0.1:0",
                                      "--geodata", GRIDD_GEODATA_DIR};
     for (auto& a : extra) args.push_back(std::move(a));
@@ -203,4 +218,4 @@ class ServerProcess {
   unsigned short m_port = 0;
 };
 
-}  // namespace gridd::test
+}  // namespace gridd::http_test
