@@ -14,7 +14,6 @@
 //   BM_ApiLocate/<city>/threads:N      the GET /locate handler in process (query parsing,
 //                                      locate, JSON rendering) over a Catalog loaded from a
 //                                      temporary GeoPackage; HTTP excluded
-//   BM_LocateDirectJson/<city>         locate + the same JSON written straight into a string
 //                                      (no DOM): a sketch measuring what rendering could cost
 // Counters: items_per_second (all threads), per_thread (locates/s per thread,
 // i.e. per core when threads <= cores), bytes_per_grid (RSS growth while
@@ -293,111 +292,6 @@ void BM_ApiLocate(benchmark::State& state, const std::string& city) {
   state.counters["errors"] = benchmark::Counter(static_cast<double>(errors), benchmark::Counter::kAvgThreads);
 }
 
-/// The /locate answer written straight into a string, in the handler's shape (same keys, same
-/// order as nlohmann's sorted objects). Not gridd code: a measurement of what rendering without a
-/// JSON DOM costs, for comparison with BM_ApiLocate.
-class DirectJson {
- public:
-  void clear() { m_s.clear(); }
-  [[nodiscard]] const std::string& str() const noexcept { return m_s; }
-  DirectJson& raw(std::string_view v) {
-    m_s.append(v);
-    return *this;
-  }
-  DirectJson& text(std::string_view v) {
-    m_s += '"';
-    for (char c : v) {
-      if (c == '"' || c == '\\') {
-        m_s += '\\';
-        m_s += c;
-      } else if (static_cast<unsigned char>(c) < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        m_s += buf;
-      } else {
-        m_s += c;
-      }
-    }
-    m_s += '"';
-    return *this;
-  }
-  DirectJson& number(double v) {
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    (void)ec;
-    m_s.append(buf, end);
-    return *this;
-  }
-  DirectJson& integer(std::int64_t v) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    (void)ec;
-    m_s.append(buf, end);
-    return *this;
-  }
-
-  void grid_summary(const service::GridEntry& e, const double* distance) {
-    const gridd::Grid& g = e.grid;
-    raw("{\"code\":").text(g.code);
-    if (distance) raw(",\"distance_m\":").number(std::round(*distance * 100) / 100);
-    raw(",\"id\":").integer(g.id).raw(",\"level\":").text(gridd::to_string(g.level));
-    raw(",\"name\":").text(g.name).raw(",\"people\":[");
-    for (std::size_t i = 0; i < g.people.size(); ++i) {
-      if (i) raw(",");
-      raw("{\"name\":").text(g.people[i].name).raw(",\"phone\":").text(g.people[i].phone);
-      raw(",\"role\":").text(g.people[i].role).raw("}");
-    }
-    raw("]}");
-  }
-
-  void locate(const service::LocateResult& r) {
-    raw("{\"covered\":").raw(r.covered ? "true" : "false").raw(",\"grids\":[");
-    for (std::size_t i = 0; i < r.chain.size(); ++i) {
-      if (i) raw(",");
-      grid_summary(*r.chain[i], nullptr);
-    }
-    raw("]");
-    if (r.owner && !r.covered) {
-      raw(",\"nearest_grid\":");
-      grid_summary(*r.owner, &r.owner_distance_m);
-    }
-    raw(",\"owner\":");
-    if (r.owner) grid_summary(*r.owner, &r.owner_distance_m); else raw("null");
-    raw(",\"position\":{\"lat\":").number(r.lat).raw(",\"lon\":").number(r.lon).raw("},\"stations\":[");
-    for (std::size_t i = 0; i < r.stations.size(); ++i) {
-      const auto& [s, d] = r.stations[i];
-      if (i) raw(",");
-      raw("{\"address\":").text(s->address).raw(",\"code\":");
-      if (s->code.empty()) raw("null"); else text(s->code);
-      raw(",\"contact\":").text(s->contact).raw(",\"distance_m\":").number(std::round(d * 100) / 100);
-      raw(",\"hours\":").text(s->hours).raw(",\"id\":").integer(s->id).raw(",\"kind\":").text(s->kind);
-      raw(",\"lat\":").number(s->lat).raw(",\"lon\":").number(s->lon).raw(",\"name\":").text(s->name).raw("}");
-    }
-    raw("]}");
-  }
-
- private:
-  std::string m_s;
-};
-
-void BM_LocateDirectJson(benchmark::State& state, const std::string& city) {
-  const CityFixture& fx = city_fixture(city);
-  service::LocateOptions options;
-  options.k = 3;
-  DirectJson out;
-  std::size_t i = start_index(state), bytes = 0;
-  for (auto _ : state) {
-    const auto& p = fx.inside[i++ & (k_points - 1)];
-    out.clear();
-    out.locate(service::locate_wgs84(*fx.snapshot, p[0], p[1], options));
-    bytes += out.str().size();
-    benchmark::DoNotOptimize(out.str().data());
-  }
-  city_counters(state, fx);
-  const double n = std::max<double>(1, static_cast<double>(state.iterations()));
-  state.counters["body_bytes"] = benchmark::Counter(static_cast<double>(bytes) / n, benchmark::Counter::kAvgThreads);
-}
-
 std::vector<std::string> cities_from_env() {
   const char* env = std::getenv("GRIDD_BENCH_CITIES");
   std::string text = env && *env ? env : "20k";
@@ -426,7 +320,6 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("BM_LocateOutside/" + city).c_str(), BM_Locate, city, true)->UseRealTime();
     benchmark::RegisterBenchmark(("BM_Covering/" + city).c_str(), BM_Covering, city)->UseRealTime();
     benchmark::RegisterBenchmark(("BM_NearestStations/" + city).c_str(), BM_NearestStations, city)->UseRealTime();
-    benchmark::RegisterBenchmark(("BM_LocateDirectJson/" + city).c_str(), BM_LocateDirectJson, city)->UseRealTime();
     if (!big) {  // storing 1M grids in a GeoPackage takes too long for a benchmark run
       benchmark::RegisterBenchmark(("BM_ApiLocate/" + city).c_str(), BM_ApiLocate, city)
           ->Threads(1)

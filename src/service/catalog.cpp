@@ -18,6 +18,21 @@ std::shared_ptr<const GridEntry> make_entry(Grid g) {
   return std::make_shared<const GridEntry>(std::move(g), std::move(geom));
 }
 
+/// The entries of `from` whose id is not in `removed`.
+template <class Entry, class IdOf>
+std::vector<std::shared_ptr<const Entry>> kept(const std::vector<std::shared_ptr<const Entry>>& from,
+                                               const std::unordered_set<std::int64_t>& removed, IdOf id_of) {
+  std::vector<std::shared_ptr<const Entry>> out;
+  out.reserve(from.size() + 1);
+  for (const auto& e : from) {
+    if (!removed.count(id_of(*e))) out.push_back(e);
+  }
+  return out;
+}
+
+std::int64_t grid_id(const GridEntry& e) { return e.grid.id; }
+std::int64_t station_id(const StationEntry& e) { return e.id; }
+
 std::string field_of(const std::string& where, const char* name) {
   return where.empty() ? std::string("properties/") + name : where + "/properties/" + name;
 }
@@ -41,6 +56,17 @@ Catalog::~Catalog() = default;
 std::shared_ptr<const Snapshot> Catalog::snapshot() const { return std::atomic_load(&m_snapshot); }
 
 void Catalog::publish(std::shared_ptr<const Snapshot> next) { std::atomic_store(&m_snapshot, std::move(next)); }
+
+void Catalog::publish_grids(const Snapshot& previous, std::vector<std::shared_ptr<const GridEntry>> grids) {
+  publish(std::make_shared<const Snapshot>(previous.version() + 1, std::move(grids),
+                                           std::vector<std::shared_ptr<const StationEntry>>(previous.stations())));
+}
+
+void Catalog::publish_stations(const Snapshot& previous, std::vector<std::shared_ptr<const StationEntry>> stations) {
+  publish(std::make_shared<const Snapshot>(previous.version() + 1,
+                                           std::vector<std::shared_ptr<const GridEntry>>(previous.grids()),
+                                           std::move(stations)));
+}
 
 // ---------------------------------------------------------------------------
 // Grids
@@ -144,11 +170,7 @@ std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bo
   // Publish: the old entries minus the replaced ones, plus the new ones.
   std::unordered_set<std::int64_t> replaced;
   for (const auto& g : changes.grid_updates) replaced.insert(g.id);
-  std::vector<std::shared_ptr<const GridEntry>> grids;
-  grids.reserve(snap->grids().size() + changes.grid_inserts.size());
-  for (const auto& e : snap->grids()) {
-    if (!replaced.count(e->grid.id)) grids.push_back(e);
-  }
+  std::vector<std::shared_ptr<const GridEntry>> grids = kept(snap->grids(), replaced, grid_id);
   std::vector<std::int64_t> ids(inputs.size(), 0);
   for (auto& g : changes.grid_updates) {
     ids[batch_codes.at(g.code)] = g.id;
@@ -160,8 +182,7 @@ std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bo
     ids[insert_positions[j]] = g.id;
     grids.push_back(make_entry(std::move(g)));
   }
-  publish(std::make_shared<const Snapshot>(snap->version() + 1, std::move(grids),
-                                           std::vector<std::shared_ptr<const StationEntry>>(snap->stations())));
+  publish_grids(*snap, std::move(grids));
   if (counts) *counts = {changes.grid_inserts.size(), updated};
   return ids;
 }
@@ -229,14 +250,10 @@ void Catalog::update_grid(std::int64_t id, GridInput input) {
 
   std::unordered_set<std::int64_t> replaced;
   for (const auto& u : changes.grid_updates) replaced.insert(u.id);
-  std::vector<std::shared_ptr<const GridEntry>> grids;
-  for (const auto& e : snap->grids()) {
-    if (!replaced.count(e->grid.id)) grids.push_back(e);
-  }
+  std::vector<std::shared_ptr<const GridEntry>> grids = kept(snap->grids(), replaced, grid_id);
   grids.push_back(std::make_shared<const GridEntry>(std::move(g), std::move(input.geometry)));
   for (std::size_t j = 1; j < changes.grid_updates.size(); ++j) grids.push_back(make_entry(changes.grid_updates[j]));
-  publish(std::make_shared<const Snapshot>(snap->version() + 1, std::move(grids),
-                                           std::vector<std::shared_ptr<const StationEntry>>(snap->stations())));
+  publish_grids(*snap, std::move(grids));
 }
 
 void Catalog::delete_grid(std::int64_t id) {
@@ -253,12 +270,7 @@ void Catalog::delete_grid(std::int64_t id) {
   storage::ChangeSet changes;
   changes.grid_deletes.push_back(id);
   m_store->apply(changes);
-  std::vector<std::shared_ptr<const GridEntry>> grids;
-  for (const auto& e : snap->grids()) {
-    if (e->grid.id != id) grids.push_back(e);
-  }
-  publish(std::make_shared<const Snapshot>(snap->version() + 1, std::move(grids),
-                                           std::vector<std::shared_ptr<const StationEntry>>(snap->stations())));
+  publish_grids(*snap, kept(snap->grids(), {id}, grid_id));
 }
 
 // ---------------------------------------------------------------------------
@@ -305,10 +317,7 @@ std::vector<std::int64_t> Catalog::write_stations(std::vector<StationInput> inpu
   const storage::ChangeResult result = m_store->apply(changes);
   std::unordered_set<std::int64_t> replaced;
   for (const auto& s : changes.station_updates) replaced.insert(s.id);
-  std::vector<std::shared_ptr<const StationEntry>> stations;
-  for (const auto& e : snap->stations()) {
-    if (!replaced.count(e->id)) stations.push_back(e);
-  }
+  std::vector<std::shared_ptr<const StationEntry>> stations = kept(snap->stations(), replaced, station_id);
   std::vector<std::int64_t> ids(inputs.size(), 0);
   for (std::size_t j = 0; j < changes.station_updates.size(); ++j) {
     ids[update_positions[j]] = changes.station_updates[j].id;
@@ -320,9 +329,7 @@ std::vector<std::int64_t> Catalog::write_stations(std::vector<StationInput> inpu
     ids[insert_positions[j]] = s.id;
     stations.push_back(std::make_shared<const StationEntry>(std::move(s)));
   }
-  publish(std::make_shared<const Snapshot>(snap->version() + 1,
-                                           std::vector<std::shared_ptr<const GridEntry>>(snap->grids()),
-                                           std::move(stations)));
+  publish_stations(*snap, std::move(stations));
   if (counts) *counts = {changes.station_inserts.size(), changes.station_updates.size()};
   return ids;
 }
@@ -355,14 +362,9 @@ void Catalog::update_station(std::int64_t id, StationInput input) {
   storage::ChangeSet changes;
   changes.station_updates.push_back(s);
   m_store->apply(changes);
-  std::vector<std::shared_ptr<const StationEntry>> stations;
-  for (const auto& e : snap->stations()) {
-    if (e->id != id) stations.push_back(e);
-  }
+  auto stations = kept(snap->stations(), {id}, station_id);
   stations.push_back(std::make_shared<const StationEntry>(std::move(s)));
-  publish(std::make_shared<const Snapshot>(snap->version() + 1,
-                                           std::vector<std::shared_ptr<const GridEntry>>(snap->grids()),
-                                           std::move(stations)));
+  publish_stations(*snap, std::move(stations));
 }
 
 void Catalog::delete_station(std::int64_t id) {
@@ -372,13 +374,7 @@ void Catalog::delete_station(std::int64_t id) {
   storage::ChangeSet changes;
   changes.station_deletes.push_back(id);
   m_store->apply(changes);
-  std::vector<std::shared_ptr<const StationEntry>> stations;
-  for (const auto& e : snap->stations()) {
-    if (e->id != id) stations.push_back(e);
-  }
-  publish(std::make_shared<const Snapshot>(snap->version() + 1,
-                                           std::vector<std::shared_ptr<const GridEntry>>(snap->grids()),
-                                           std::move(stations)));
+  publish_stations(*snap, kept(snap->stations(), {id}, station_id));
 }
 
 }  // namespace gridd::service

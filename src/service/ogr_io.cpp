@@ -16,20 +16,11 @@
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
 #include "gridd/spatial/crs.hpp"
+#include "gridd/storage/gdal_errors.hpp"
 
 namespace gridd::service {
 
 namespace {
-
-struct QuietErrors {
-  QuietErrors() {
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    CPLErrorReset();
-  }
-  ~QuietErrors() { CPLPopErrorHandler(); }
-  QuietErrors(const QuietErrors&) = delete;
-  QuietErrors& operator=(const QuietErrors&) = delete;
-};
 
 std::string lower_ext(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
@@ -285,7 +276,7 @@ StationInput station_from_feature(const OGRFeature& f, const FieldReader& r, con
 ImportReport import_file(Catalog& catalog, ObjectKind kind, const std::string& path,
                          const ImportOptions& options, const Progress& progress) {
   GDALAllRegister();
-  QuietErrors quiet;
+  storage::QuietGdalErrors quiet;
   Source src = open_source(path, options);
   const FieldReader reader(src.layer->GetLayerDefn(), options.fields, kind);
   const GIntBig count = src.layer->GetFeatureCount(TRUE);
@@ -362,7 +353,7 @@ std::unique_ptr<OGRGeometry> to_ogr(const GEOSGeometry* g, const std::string& cr
 std::size_t export_file(const Snapshot& snapshot, ObjectKind kind, const std::string& path,
                         const ExportOptions& options) {
   GDALAllRegister();
-  QuietErrors quiet;
+  storage::QuietGdalErrors quiet;
   const std::string driver_name = driver_for(path, options.format);
   GDALDriver* drv = GetGDALDriverManager()->GetDriverByName(driver_name.c_str());
   if (!drv) throw_invalid("unknown_format", "GDAL has no vector driver '" + driver_name + "'", "format");

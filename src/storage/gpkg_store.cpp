@@ -9,24 +9,13 @@
 #include <filesystem>
 
 #include "gridd/core/error.hpp"
+#include "gridd/storage/gdal_errors.hpp"
 
 namespace gridd::storage {
 
 namespace {
 
 constexpr int k_schema_version = 1;
-
-/// Silence GDAL's stderr output for the scope; errors are read with
-/// CPLGetLastErrorMsg() and turned into gridd::Error.
-struct QuietErrors {
-  QuietErrors() {
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    CPLErrorReset();
-  }
-  ~QuietErrors() { CPLPopErrorHandler(); }
-  QuietErrors(const QuietErrors&) = delete;
-  QuietErrors& operator=(const QuietErrors&) = delete;
-};
 
 [[noreturn]] void fail(const std::string& what) {
   const std::string msg = CPLGetLastErrorMsg();
@@ -156,7 +145,7 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
   // Durability: rollback journal with a full fsync at every commit.
   CPLSetConfigOption("OGR_SQLITE_SYNCHRONOUS", "FULL");
   CPLSetConfigOption("OGR_SQLITE_JOURNAL", "DELETE");
-  QuietErrors quiet;
+  QuietGdalErrors quiet;
   const bool exists = std::filesystem::exists(m_path);
   if (!exists) {
     GDALDriver* drv = GetGDALDriverManager()->GetDriverByName("GPKG");
@@ -195,7 +184,7 @@ std::string GpkgStore::describe() const { return "GeoPackage " + m_path; }
 
 std::vector<Grid> GpkgStore::load_grids() {
   std::lock_guard lock(m_mutex);
-  QuietErrors quiet;
+  QuietGdalErrors quiet;
   std::vector<Grid> out;
   OGRLayer* layer = m_impl->grids;
   layer->ResetReading();
@@ -224,7 +213,7 @@ std::vector<Grid> GpkgStore::load_grids() {
 
 std::vector<Station> GpkgStore::load_stations() {
   std::lock_guard lock(m_mutex);
-  QuietErrors quiet;
+  QuietGdalErrors quiet;
   std::vector<Station> out;
   OGRLayer* layer = m_impl->stations;
   layer->ResetReading();
@@ -284,7 +273,7 @@ void remove(OGRLayer* layer, std::int64_t id, const char* what) {
 
 ChangeResult GpkgStore::apply(const ChangeSet& changes) {
   std::lock_guard lock(m_mutex);
-  QuietErrors quiet;
+  QuietGdalErrors quiet;
   ChangeResult result;
   if (changes.empty()) return result;
   GDALDataset& ds = *m_impl->ds;

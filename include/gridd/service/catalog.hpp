@@ -70,6 +70,9 @@ class Catalog {
 
  private:
   void publish(std::shared_ptr<const Snapshot> next);
+  /// Publish `previous` with new grids (stations unchanged), or new stations.
+  void publish_grids(const Snapshot& previous, std::vector<std::shared_ptr<const GridEntry>> grids);
+  void publish_stations(const Snapshot& previous, std::vector<std::shared_ptr<const StationEntry>> stations);
   std::vector<std::int64_t> write_grids(std::vector<GridInput> inputs, bool upsert,
                                         std::pair<std::size_t, std::size_t>* counts);
   std::vector<std::int64_t> write_stations(std::vector<StationInput> inputs, bool upsert,
