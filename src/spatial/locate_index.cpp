@@ -160,7 +160,11 @@ std::pair<std::size_t, double> ShapeIndex::nearest_impl(
   double kx = 0, ky = 0;
   metres_per_degree(lat, kx, ky);
   kx = std::max(kx, ky * 0.01);
-  double radius_m = 500;
+  // Start at the scale of the distance to the whole index's extent, so a
+  // point far outside the city needs one or two rounds, not a dozen.
+  const double ext_dx = std::max({m_extent.minx - lon, 0.0, lon - m_extent.maxx}) * kx;
+  const double ext_dy = std::max({m_extent.miny - lat, 0.0, lat - m_extent.maxy}) * ky;
+  double radius_m = std::sqrt(ext_dx * ext_dx + ext_dy * ext_dy) * 1.02 + 500;
   std::vector<std::size_t> candidates;
   for (int round = 0; round < 64; ++round) {
     const double dlat = radius_m / ky;
@@ -179,8 +183,13 @@ std::pair<std::size_t, double> ShapeIndex::nearest_impl(
       const double dy = std::max({e.miny - lat, 0.0, lat - e.maxy}) * ky;
       order.emplace_back(std::sqrt(dx * dx + dy * dy), i);
     }
-    std::sort(order.begin(), order.end());
-    for (const auto& [lower, i] : order) {
+    // A min-heap: usually only the first few candidates are measured.
+    const auto farther = [](const auto& a, const auto& b) { return a > b; };
+    std::make_heap(order.begin(), order.end(), farther);
+    while (!order.empty()) {
+      std::pop_heap(order.begin(), order.end(), farther);
+      const auto [lower, i] = order.back();
+      order.pop_back();
       if (lower > best.second * 1.01 + 1) break;  // margin for the frame's approximation
       const double d = m_shapes[i]->distance_m(lon, lat);
       if (d < best.second || (d == best.second && i < best.first)) best = {i, d};
