@@ -1,0 +1,332 @@
+#include "gridd/core/incident.hpp"
+
+#include <array>
+#include <cstddef>
+#include <fstream>
+#include <sstream>
+
+#include "gridd/core/error.hpp"
+#include "gridd/core/json.hpp"
+
+namespace gridd {
+
+namespace {
+
+constexpr std::array<std::string_view, 11> k_status_names = {
+    "reported", "registered", "dispatched", "accepted", "resolved", "verified",
+    "closed",   "rejected",   "returned",   "escalated", "reopened"};
+
+constexpr std::array<std::string_view, 11> k_action_names = {
+    "register", "reject",    "dispatch", "accept", "return", "escalate",
+    "resolve",  "send_back", "verify",   "close",  "reopen"};
+
+constexpr std::array<std::string_view, 5> k_colour_names = {"none", "on_track", "near_due", "due_today",
+                                                            "overdue"};
+
+template <typename Enum, std::size_t N>
+std::optional<Enum> lookup(const std::array<std::string_view, N>& names, std::string_view text) noexcept {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (names[i] == text) return static_cast<Enum>(i);
+  }
+  return std::nullopt;
+}
+
+template <std::size_t N>
+std::string expected_list(const std::array<std::string_view, N>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (i) out += i + 1 == N ? " or " : ", ";
+    out += names[i];
+  }
+  return out;
+}
+
+using S = IncidentStatus;
+using A = IncidentAction;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Names
+// ---------------------------------------------------------------------------
+
+const std::vector<IncidentStatus>& all_incident_statuses() {
+  static const std::vector<IncidentStatus> all = [] {
+    std::vector<IncidentStatus> v;
+    for (std::size_t i = 0; i < k_status_names.size(); ++i) v.push_back(static_cast<IncidentStatus>(i));
+    return v;
+  }();
+  return all;
+}
+
+const std::vector<IncidentAction>& all_incident_actions() {
+  static const std::vector<IncidentAction> all = [] {
+    std::vector<IncidentAction> v;
+    for (std::size_t i = 0; i < k_action_names.size(); ++i) v.push_back(static_cast<IncidentAction>(i));
+    return v;
+  }();
+  return all;
+}
+
+std::string_view to_string(IncidentStatus status) noexcept {
+  return k_status_names[static_cast<std::size_t>(status)];
+}
+
+std::optional<IncidentStatus> try_parse_incident_status(std::string_view text) noexcept {
+  return lookup<IncidentStatus>(k_status_names, text);
+}
+
+IncidentStatus parse_incident_status(std::string_view text, std::string_view field) {
+  if (auto s = try_parse_incident_status(text)) return *s;
+  throw_invalid("invalid_status",
+                "unknown status '" + std::string(text) + "' (expected " + expected_list(k_status_names) + ")",
+                std::string(field));
+}
+
+std::string_view to_string(IncidentAction action) noexcept {
+  return k_action_names[static_cast<std::size_t>(action)];
+}
+
+std::optional<IncidentAction> try_parse_incident_action(std::string_view text) noexcept {
+  return lookup<IncidentAction>(k_action_names, text);
+}
+
+IncidentAction parse_incident_action(std::string_view text, std::string_view field) {
+  if (auto a = try_parse_incident_action(text)) return *a;
+  throw_invalid("invalid_action",
+                "unknown action '" + std::string(text) + "' (expected " + expected_list(k_action_names) + ")",
+                std::string(field));
+}
+
+std::string_view to_string(Colour colour) noexcept {
+  return k_colour_names[static_cast<std::size_t>(colour)];
+}
+
+std::optional<Colour> try_parse_colour(std::string_view text) noexcept {
+  return lookup<Colour>(k_colour_names, text);
+}
+
+Colour parse_colour(std::string_view text, std::string_view field) {
+  if (auto c = try_parse_colour(text)) return *c;
+  throw_invalid("invalid_colour",
+                "unknown colour '" + std::string(text) + "' (expected " + expected_list(k_colour_names) + ")",
+                std::string(field));
+}
+
+// ---------------------------------------------------------------------------
+// Workflow
+// ---------------------------------------------------------------------------
+
+const std::vector<Transition>& incident_transitions() {
+  static const std::vector<Transition> table = {
+      // The standard seven-step loop.
+      {S::reported, A::register_, S::registered},
+      {S::registered, A::dispatch, S::dispatched},
+      {S::dispatched, A::accept, S::accepted},
+      {S::accepted, A::resolve, S::resolved},
+      {S::resolved, A::verify, S::verified},
+      {S::verified, A::close, S::closed},
+      // Rejected at registration (duplicate, not a case): terminal.
+      {S::reported, A::reject, S::rejected},
+      {S::registered, A::reject, S::rejected},
+      // Returned by the handler (wrong grid or department).
+      {S::dispatched, A::return_, S::returned},
+      {S::accepted, A::return_, S::returned},
+      // Re-dispatch, possibly to another grid or department.
+      {S::returned, A::dispatch, S::dispatched},
+      {S::escalated, A::dispatch, S::dispatched},
+      {S::reopened, A::dispatch, S::dispatched},
+      // Escalated to the parent level.
+      {S::dispatched, A::escalate, S::escalated},
+      {S::accepted, A::escalate, S::escalated},
+      {S::returned, A::escalate, S::escalated},
+      // Verification failed: back to the handler.
+      {S::resolved, A::send_back, S::accepted},
+      // Unsatisfied follow-up visit.
+      {S::closed, A::reopen, S::reopened},
+  };
+  return table;
+}
+
+std::optional<IncidentStatus> next_status(IncidentStatus from, IncidentAction action) noexcept {
+  for (const auto& t : incident_transitions()) {
+    if (t.from == from && t.action == action) return t.to;
+  }
+  return std::nullopt;
+}
+
+IncidentStatus apply_transition(IncidentStatus from, IncidentAction action) {
+  if (auto to = next_status(from, action)) return *to;
+  throw_conflict("illegal_transition",
+                 "cannot " + std::string(to_string(action)) + " an incident that is " + std::string(to_string(from)),
+                 "action");
+}
+
+std::vector<IncidentAction> allowed_actions(IncidentStatus from) {
+  std::vector<IncidentAction> out;
+  for (auto action : all_incident_actions()) {
+    if (next_status(from, action)) out.push_back(action);
+  }
+  return out;
+}
+
+bool is_open(IncidentStatus status) noexcept {
+  return status != IncidentStatus::closed && status != IncidentStatus::rejected;
+}
+
+// ---------------------------------------------------------------------------
+// Deadline colours
+// ---------------------------------------------------------------------------
+
+Colour colour_at(std::optional<TimePoint> dispatched_at, std::optional<TimePoint> due_at, bool open,
+                 TimePoint now, int utc_offset_minutes) {
+  if (utc_offset_minutes < -18 * 60 || utc_offset_minutes > 18 * 60) {
+    throw_invalid("invalid_utc_offset",
+                  "utc offset " + std::to_string(utc_offset_minutes) + " min is outside ±18 h",
+                  "utc_offset_minutes");
+  }
+  if (!open || !dispatched_at) return Colour::none;
+  if (!due_at) return Colour::on_track;
+  if (now > *due_at) return Colour::overdue;
+
+  // End of the current local day, expressed back in UTC.
+  const std::chrono::minutes offset(utc_offset_minutes);
+  const auto local_day = std::chrono::floor<std::chrono::days>(now + offset);
+  const TimePoint end_of_day = local_day + std::chrono::days(1) - offset;
+  if (*due_at < end_of_day) return Colour::due_today;
+
+  // elapsed >= 3/4 * total, exactly and without overflow:
+  // ceil(3t/4) == t - floor(t/4) for t >= 0.
+  const auto total = *due_at - *dispatched_at;
+  const auto elapsed = now - *dispatched_at;
+  if (total.count() <= 0) return Colour::near_due;  // unreachable: due lies after today here
+  const auto threshold = total - total / 4;
+  if (elapsed >= threshold) return Colour::near_due;
+  return Colour::on_track;
+}
+
+// ---------------------------------------------------------------------------
+// Category catalogue
+// ---------------------------------------------------------------------------
+
+Json to_json(const Category& c) {
+  return Json{{"code", c.code},   {"name", c.name},
+              {"name_en", c.name_en}, {"group", c.group},
+              {"deadline_hours", c.deadline_hours}, {"handler", c.handler}};
+}
+
+TimePoint due_at(const Category& category, TimePoint dispatched_at) {
+  return dispatched_at + std::chrono::hours(category.deadline_hours);
+}
+
+namespace {
+
+bool is_category_code(std::string_view code) noexcept {
+  if (code.empty() || code.size() > 64) return false;
+  if (code.front() < 'a' || code.front() > 'z') return false;
+  for (char ch : code) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string required_string(const Json& entry, const char* key, const std::string& where) {
+  auto it = entry.find(key);
+  const std::string field = where + "/" + key;
+  if (it == entry.end() || it->is_null()) {
+    throw_invalid("invalid_category", "category lacks '" + std::string(key) + "'", field);
+  }
+  if (!it->is_string()) {
+    throw_invalid("invalid_category", "category '" + std::string(key) + "' must be a string", field);
+  }
+  std::string value = it->get<std::string>();
+  if (value.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw_invalid("invalid_category", "category '" + std::string(key) + "' is empty", field);
+  }
+  return value;
+}
+
+constexpr int k_max_deadline_hours = 24 * 366;
+
+}  // namespace
+
+CategoryCatalogue CategoryCatalogue::from_json(const Json& doc) {
+  if (!doc.is_object()) {
+    throw_invalid("invalid_catalogue", "a category catalogue must be an object {\"categories\": [...]}", "");
+  }
+  auto list = doc.find("categories");
+  if (list == doc.end() || !list->is_array()) {
+    throw_invalid("invalid_catalogue", "'categories' must be an array", "categories");
+  }
+  if (list->empty()) throw_invalid("invalid_catalogue", "the catalogue has no categories", "categories");
+
+  CategoryCatalogue out;
+  std::size_t i = 0;
+  for (const auto& entry : *list) {
+    const std::string where = "categories/" + std::to_string(i);
+    if (!entry.is_object()) throw_invalid("invalid_category", "each category must be an object", where);
+    Category c;
+    c.code = required_string(entry, "code", where);
+    if (!is_category_code(c.code)) {
+      throw_invalid("invalid_category",
+                    "category code '" + c.code + "' must be 1..64 characters of [a-z0-9_] starting with a letter",
+                    where + "/code");
+    }
+    c.name = required_string(entry, "name", where);
+    c.name_en = required_string(entry, "name_en", where);
+    c.group = required_string(entry, "group", where);
+    c.handler = required_string(entry, "handler", where);
+
+    const std::string dl_field = where + "/deadline_hours";
+    auto dl = entry.find("deadline_hours");
+    if (dl == entry.end() || dl->is_null()) {
+      throw_invalid("invalid_category", "category lacks 'deadline_hours'", dl_field);
+    }
+    if (!dl->is_number_integer() || dl->get<std::int64_t>() < 1 || dl->get<std::int64_t>() > k_max_deadline_hours) {
+      throw_invalid("invalid_category",
+                    "'deadline_hours' must be an integer from 1 to " + std::to_string(k_max_deadline_hours),
+                    dl_field);
+    }
+    c.deadline_hours = static_cast<int>(dl->get<std::int64_t>());
+
+    if (out.m_index.count(c.code) != 0) {
+      throw_invalid("duplicate_category", "category code '" + c.code + "' appears twice", where + "/code");
+    }
+    out.m_index.emplace(c.code, out.m_categories.size());
+    out.m_categories.push_back(std::move(c));
+    ++i;
+  }
+  return out;
+}
+
+CategoryCatalogue CategoryCatalogue::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_invalid("catalogue_unreadable", "cannot read category catalogue '" + path + "'", path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  Json doc;
+  try {
+    doc = parse_json(text.str());
+  } catch (const Error& e) {
+    throw_invalid("malformed_catalogue", "category catalogue '" + path + "': " + e.what(), path);
+  }
+  return from_json(doc);
+}
+
+const Category* CategoryCatalogue::find(std::string_view code) const {
+  auto it = m_index.find(code);
+  return it == m_index.end() ? nullptr : &m_categories[it->second];
+}
+
+std::vector<std::string> CategoryCatalogue::groups() const {
+  std::vector<std::string> out;
+  for (const auto& c : m_categories) {
+    bool seen = false;
+    for (const auto& g : out) seen = seen || g == c.group;
+    if (!seen) out.push_back(c.group);
+  }
+  return out;
+}
+
+}  // namespace gridd
