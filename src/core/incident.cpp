@@ -7,8 +7,12 @@
 
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
+#include "enum_names.hpp"
 
 namespace gridd {
+
+using detail::lookup;
+using detail::parse_named;
 
 namespace {
 
@@ -22,24 +26,6 @@ constexpr std::array<std::string_view, 11> k_action_names = {
 
 constexpr std::array<std::string_view, 5> k_colour_names = {"none", "on_track", "near_due", "due_today",
                                                             "overdue"};
-
-template <typename Enum, std::size_t N>
-std::optional<Enum> lookup(const std::array<std::string_view, N>& names, std::string_view text) noexcept {
-  for (std::size_t i = 0; i < N; ++i) {
-    if (names[i] == text) return static_cast<Enum>(i);
-  }
-  return std::nullopt;
-}
-
-template <std::size_t N>
-std::string expected_list(const std::array<std::string_view, N>& names) {
-  std::string out;
-  for (std::size_t i = 0; i < N; ++i) {
-    if (i) out += i + 1 == N ? " or " : ", ";
-    out += names[i];
-  }
-  return out;
-}
 
 using S = IncidentStatus;
 using A = IncidentAction;
@@ -77,10 +63,7 @@ std::optional<IncidentStatus> try_parse_incident_status(std::string_view text) n
 }
 
 IncidentStatus parse_incident_status(std::string_view text, std::string_view field) {
-  if (auto s = try_parse_incident_status(text)) return *s;
-  throw_invalid("invalid_status",
-                "unknown status '" + std::string(text) + "' (expected " + expected_list(k_status_names) + ")",
-                std::string(field));
+  return parse_named<IncidentStatus>(k_status_names, text, field, "invalid_status", "status");
 }
 
 std::string_view to_string(IncidentAction action) noexcept {
@@ -92,10 +75,7 @@ std::optional<IncidentAction> try_parse_incident_action(std::string_view text) n
 }
 
 IncidentAction parse_incident_action(std::string_view text, std::string_view field) {
-  if (auto a = try_parse_incident_action(text)) return *a;
-  throw_invalid("invalid_action",
-                "unknown action '" + std::string(text) + "' (expected " + expected_list(k_action_names) + ")",
-                std::string(field));
+  return parse_named<IncidentAction>(k_action_names, text, field, "invalid_action", "action");
 }
 
 std::string_view to_string(Colour colour) noexcept {
@@ -107,10 +87,7 @@ std::optional<Colour> try_parse_colour(std::string_view text) noexcept {
 }
 
 Colour parse_colour(std::string_view text, std::string_view field) {
-  if (auto c = try_parse_colour(text)) return *c;
-  throw_invalid("invalid_colour",
-                "unknown colour '" + std::string(text) + "' (expected " + expected_list(k_colour_names) + ")",
-                std::string(field));
+  return parse_named<Colour>(k_colour_names, text, field, "invalid_colour", "colour");
 }
 
 // ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "enum_names.hpp"
 #include "gridd/core/error.hpp"
 
 namespace gridd {
@@ -19,18 +20,11 @@ std::string_view to_string(Level level) noexcept {
 }
 
 std::optional<Level> try_parse_level(std::string_view text) noexcept {
-  for (std::size_t i = 0; i < k_level_names.size(); ++i) {
-    if (k_level_names[i] == text) return static_cast<Level>(i);
-  }
-  return std::nullopt;
+  return detail::lookup<Level>(k_level_names, text);
 }
 
 Level parse_level(std::string_view text, std::string_view field) {
-  if (auto level = try_parse_level(text)) return *level;
-  throw_invalid("invalid_level",
-                "unknown level '" + std::string(text) +
-                    "' (expected district, street, community, grid or micro_grid)",
-                std::string(field));
+  return detail::parse_named<Level>(k_level_names, text, field, "invalid_level", "level");
 }
 
 const std::vector<std::string>& default_station_kinds() {
