@@ -37,6 +37,21 @@ std::string field_of(const std::string& where, const char* name) {
   return where.empty() ? std::string("properties/") + name : where + "/properties/" + name;
 }
 
+/// The checks of one grid on its own (code, name, geometry), for creates,
+/// upserts and updates alike. Grids are stored as MultiPolygons (the
+/// GeoPackage layer's type), so the live copy becomes one too.
+void check_grid_input(GridInput& in) {
+  const Grid& g = in.grid;
+  if (g.code.empty()) throw_invalid("missing_code", "a grid needs a code", field_of(in.where, "code"));
+  if (!is_valid_code(g.code)) {
+    throw_invalid("invalid_code", "code '" + g.code + "' is not 1..64 characters of [0-9A-Za-z_.-]",
+                  field_of(in.where, "code"));
+  }
+  if (g.name.empty()) throw_invalid("missing_name", "a grid needs a name", field_of(in.where, "name"));
+  validate_grid_geometry(in.geometry.get(), in.where);
+  in.geometry = spatial::as_multi_polygon(std::move(in.geometry));
+}
+
 }  // namespace
 
 Catalog::Catalog(std::unique_ptr<storage::Store> store, CatalogOptions options)
@@ -83,19 +98,10 @@ std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bo
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     GridInput& in = inputs[i];
     Grid& g = in.grid;
-    if (g.code.empty()) throw_invalid("missing_code", "a grid needs a code", field_of(in.where, "code"));
-    if (!is_valid_code(g.code)) {
-      throw_invalid("invalid_code", "code '" + g.code + "' is not 1..64 characters of [0-9A-Za-z_.-]",
-                    field_of(in.where, "code"));
-    }
-    if (g.name.empty()) throw_invalid("missing_name", "a grid needs a name", field_of(in.where, "name"));
+    check_grid_input(in);
     if (!g.parent_code.empty() && g.parent_code == g.code) {
       throw_invalid("invalid_parent", "a grid cannot be its own parent", field_of(in.where, "parent"));
     }
-    validate_grid_geometry(in.geometry.get(), in.where);
-    // Grids are stored as MultiPolygons (the GeoPackage layer's type), so
-    // the live copy must be one too.
-    in.geometry = spatial::as_multi_polygon(std::move(in.geometry));
     if (!batch_codes.emplace(g.code, i).second) {
       throw_conflict("duplicate_code", "code '" + g.code + "' appears twice in the request",
                      field_of(in.where, "code"));
@@ -204,10 +210,7 @@ void Catalog::update_grid(std::int64_t id, GridInput input) {
   if (!existing) throw_not_found("grid_not_found", "no grid with id " + std::to_string(id), "id");
   Grid& g = input.grid;
   if (g.code.empty()) g.code = existing->grid.code;
-  if (!is_valid_code(g.code)) throw_invalid("invalid_code", "code '" + g.code + "' is malformed", field_of(input.where, "code"));
-  if (g.name.empty()) throw_invalid("missing_name", "a grid needs a name", field_of(input.where, "name"));
-  validate_grid_geometry(input.geometry.get(), input.where);
-  input.geometry = spatial::as_multi_polygon(std::move(input.geometry));
+  check_grid_input(input);
   if (const GridEntry* other = snap->grid_by_code(g.code); other && other->grid.id != id) {
     throw_conflict("duplicate_code", "a grid with code '" + g.code + "' already exists (id " +
                                          std::to_string(other->grid.id) + ")",
@@ -236,7 +239,6 @@ void Catalog::update_grid(std::int64_t id, GridInput input) {
 
   storage::ChangeSet changes;
   changes.grid_updates.push_back(g);
-  std::vector<Grid> children;
   if (g.code != existing->grid.code) {  // children follow the new code
     for (std::size_t c : snap->children_of(existing->grid.code)) {
       Grid child = snap->grids()[c]->grid;
