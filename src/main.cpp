@@ -9,6 +9,7 @@
 
 #include "gridd/core/error.hpp"
 #include "gridd/http/server.hpp"
+#include "gridd/service/incidents.hpp"
 #include "gridd/service/ogr_io.hpp"
 #include "gridd/storage/store.hpp"
 
@@ -72,7 +73,7 @@ service::ObjectKind object_kind(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"gridd: grid-based city governance service (grids, stations, locate)"};
+  CLI::App app{"gridd: grid-based city governance service (grids, stations, locate, incidents)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "gridd 0.1.0");
 
@@ -97,6 +98,13 @@ int main(int argc, char** argv) {
   serve->add_option("--body-limit", body_limit, "Largest request body in bytes (413 beyond)")->capture_default_str();
   serve->add_flag("--access-log", access_log, "Log every request to stderr");
   serve->add_option("--station-kind", extra_kinds, "An extra station kind to accept (repeatable)");
+  std::string categories_path = (std::filesystem::path(GRIDD_GEODATA_DIR) / "categories.json").string();
+  int utc_offset = 480;
+  serve->add_option("--categories", categories_path, "Incident category catalogue (JSON)")->capture_default_str();
+  serve->add_option("--utc-offset", utc_offset,
+                    "Local time offset in minutes for 'due today' and daily statistics (480: China Standard Time)")
+      ->capture_default_str()
+      ->check(CLI::Range(-18 * 60, 18 * 60));
 
   // import -----------------------------------------------------------------
   auto* imp = app.add_subcommand("import", "Import grids or stations from any OGR source into the store");
@@ -135,7 +143,13 @@ int main(int argc, char** argv) {
   try {
     if (*serve) {
       const auto [host, port] = parse_listen(listen);
-      service::Catalog catalog(storage::open_store(store_uri), catalog_options(extra_kinds));
+      auto categories = CategoryCatalogue::load(categories_path);
+      auto store = storage::open_store(store_uri);
+      storage::IncidentStore& incident_store = store->incidents();
+      service::Catalog catalog(std::move(store), catalog_options(extra_kinds));
+      service::IncidentOptions incident_options;
+      incident_options.utc_offset_minutes = utc_offset;
+      service::IncidentService incidents(catalog, incident_store, std::move(categories), {}, incident_options);
       if (demo) {
         const std::string manifest = (std::filesystem::path(geodata) / "renchen" / "demo.json").string();
         if (service::load_demo(catalog, manifest,
@@ -144,7 +158,7 @@ int main(int argc, char** argv) {
                     << catalog.snapshot()->stations().size() << " stations\n";
         }
       }
-      api::Api api(catalog);
+      api::Api api(catalog, {}, &incidents);
       http::ServerOptions so;
       so.host = host;
       so.port = port;
@@ -155,7 +169,7 @@ int main(int argc, char** argv) {
       http::Server server(api, so);
       std::cout << "gridd listening on http://" << host << ":" << server.port() << " ("
                 << catalog.snapshot()->grids().size() << " grids, " << catalog.snapshot()->stations().size()
-                << " stations)" << std::endl;
+                << " stations, " << incidents.categories().all().size() << " incident categories)" << std::endl;
       server.run();
       std::cout << "gridd stopped" << std::endl;
       return 0;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <set>
 
+#include "gridd/api/incident_api.hpp"
 #include "gridd/api/params.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
@@ -306,7 +307,8 @@ bool geometry_param(const Request& r) {
 // Routes
 // ---------------------------------------------------------------------------
 
-Api::Api(service::Catalog& catalog, ApiOptions options) : m_catalog(catalog), m_options(options) {
+Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService* incidents)
+    : m_catalog(catalog), m_options(options), m_incidents(incidents) {
   auto bind0 = [this](Response (Api::*fn)(const Request&) const) {
     return [this, fn](const Request& r, const PathParams&) { return (this->*fn)(r); };
   };
@@ -329,6 +331,15 @@ Api::Api(service::Catalog& catalog, ApiOptions options) : m_catalog(catalog), m_
   m_router.add("DELETE", "/stations/{id}", bindp(&Api::delete_station));
   m_router.add("GET", "/locate", bind0(&Api::locate_get));
   m_router.add("POST", "/locate", bind0(&Api::locate_post));
+  if (m_incidents) {
+    add_incident_routes(m_router, *m_incidents, IncidentApiOptions{});
+    add_open311_routes(m_router, *m_incidents);
+  }
+}
+
+std::unique_ptr<FeedStream> Api::open_feed(const Request& request) const {
+  if (!m_incidents) throw_not_found("not_found", "no route for " + request.path, "path");
+  return api::open_feed(*m_incidents, request);
 }
 
 Response Api::healthz() const {

@@ -20,9 +20,11 @@ constexpr std::array<std::string_view, 11> k_status_names = {
     "reported", "registered", "dispatched", "accepted", "resolved", "verified",
     "closed",   "rejected",   "returned",   "escalated", "reopened"};
 
-constexpr std::array<std::string_view, 11> k_action_names = {
+constexpr std::array<std::string_view, 12> k_action_names = {
     "register", "reject",    "dispatch", "accept", "return", "escalate",
-    "resolve",  "send_back", "verify",   "close",  "reopen"};
+    "resolve",  "send_back", "verify",   "close",  "reopen", "follow_up"};
+
+constexpr std::array<std::string_view, 4> k_priority_names = {"low", "normal", "high", "urgent"};
 
 constexpr std::array<std::string_view, 5> k_colour_names = {"none", "on_track", "near_due", "due_today",
                                                             "overdue"};
@@ -121,6 +123,7 @@ const std::vector<Transition>& incident_transitions() {
       {S::resolved, A::send_back, S::accepted},
       // Unsatisfied follow-up visit.
       {S::closed, A::reopen, S::reopened},
+      {S::closed, A::follow_up, S::closed},
   };
   return table;
 }
@@ -149,6 +152,19 @@ std::vector<IncidentAction> allowed_actions(IncidentStatus from) {
 
 bool is_open(IncidentStatus status) noexcept {
   return status != IncidentStatus::closed && status != IncidentStatus::rejected;
+}
+
+bool deadline_running(IncidentStatus status) noexcept {
+  return status == IncidentStatus::dispatched || status == IncidentStatus::accepted ||
+         status == IncidentStatus::returned || status == IncidentStatus::escalated;
+}
+
+std::string_view to_string(Priority priority) noexcept {
+  return k_priority_names[static_cast<std::size_t>(priority)];
+}
+
+Priority parse_priority(std::string_view text, std::string_view field) {
+  return parse_named<Priority>(k_priority_names, text, field, "invalid_priority", "priority");
 }
 
 // ---------------------------------------------------------------------------

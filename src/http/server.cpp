@@ -3,6 +3,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -16,6 +17,8 @@
 #include <sstream>
 #include <thread>
 #include <vector>
+
+#include "gridd/core/error.hpp"
 
 namespace gridd::http {
 
@@ -35,6 +38,13 @@ using Stream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
 namespace {
 
 std::atomic<std::uint64_t> g_request_counter{0};
+
+/// The request headers handed to the API (lower-case names, as api::Request expects them).
+const std::pair<const char*, const char*> k_forwarded_headers[] = {
+    {"If-Match", "if-match"},          {"If-None-Match", "if-none-match"},
+    {"Last-Event-ID", "last-event-id"}, {"Accept", "accept"},
+    {"Accept-Encoding", "accept-encoding"}, {"Authorization", "authorization"},
+};
 
 std::string mime_type(const std::string& path) {
   const std::string ext = std::filesystem::path(path).extension().string();
@@ -126,6 +136,26 @@ class Session : public std::enable_shared_from_this<Session> {
     r.body = std::move(req.body());
     r.content_type = std::string(req[bhttp::field::content_type]);
     r.request_id = std::to_string(++g_request_counter);
+    for (const auto& [field, name] : k_forwarded_headers) {
+      const auto it = req.find(beast::string_view(field));
+      if (it != req.end()) r.headers.emplace_back(name, std::string(it->value()));
+    }
+
+    if (req.method() == bhttp::verb::get && api::is_feed_request(r)) {
+      std::unique_ptr<api::FeedStream> feed;
+      try {
+        feed = m_api.open_feed(r);
+      } catch (const Error& e) {
+        api::Response err = api::error_response(http_status(e.kind()), e.code(), e.what(), e.field());
+        return respond(err, req.version(), req.keep_alive(), false, r.request_id);
+      } catch (const std::exception& e) {
+        std::cerr << "request " << r.request_id << " failed: " << e.what() << std::endl;
+        api::Response err = api::error_response(500, "internal_error", "internal error (request " + r.request_id + ")");
+        return respond(err, req.version(), false, false, r.request_id);
+      }
+      if (m_options.access_log) std::cerr << r.request_id << " GET " << target << " 200 (event stream)\n";
+      return start_feed(std::move(feed), r.request_id);
+    }
 
     api::Response res;
     if (req.method() == bhttp::verb::options) {
@@ -133,7 +163,7 @@ class Session : public std::enable_shared_from_this<Session> {
       res.status = 204;
       res.content_type.clear();
       res.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
-      res.headers.emplace_back("Access-Control-Allow-Headers", "Content-Type, Authorization, If-None-Match");
+      res.headers.emplace_back("Access-Control-Allow-Headers", "Content-Type, Authorization, If-None-Match, If-Match, Last-Event-ID");
       res.headers.emplace_back("Access-Control-Max-Age", "86400");
     } else {
       std::optional<api::Response> file;
@@ -149,6 +179,100 @@ class Session : public std::enable_shared_from_this<Session> {
     respond(res, req.version(), req.keep_alive(), req.method() == bhttp::verb::head, r.request_id);
   }
 
+  // -------------------------------------------------------------------------
+  // Server-Sent Events: the live incident feed. The connection then only
+  // carries the stream: frames are written as events commit (the FeedHub
+  // wakes the session on its own context), a comment every 15 s keeps
+  // proxies from closing it, and a pending one-byte read notices the client
+  // leaving. Writes bypass the stream's idle timeout; a write that does not
+  // finish within the timeout closes the connection (a slow consumer).
+  // -------------------------------------------------------------------------
+  void start_feed(std::unique_ptr<api::FeedStream> feed, const std::string& request_id) {
+    m_feed = std::move(feed);
+    m_feed_timer.emplace(m_stream.get_executor());
+    m_write_timer.emplace(m_stream.get_executor());
+    m_stream.expires_never();
+    std::weak_ptr<Session> weak = shared_from_this();
+    auto exec = m_stream.get_executor();
+    m_feed_token = m_feed->service().feed().subscribe([weak, exec](std::int64_t) {
+      net::post(exec, [weak] {
+        if (auto self = weak.lock()) self->feed_wake();
+      });
+    });
+    std::string out = "HTTP/1.1 200 OK\r\nServer: gridd\r\nAccess-Control-Allow-Origin: *\r\nX-Request-Id: ";
+    out += request_id;
+    out += "\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-store\r\n"
+           "X-Accel-Buffering: no\r\nConnection: close\r\n\r\nretry: 2000\n\n";
+    m_stream.socket().async_read_some(net::buffer(m_probe), [self = shared_from_this()](beast::error_code, std::size_t) {
+      self->feed_close();
+    });
+    try {
+      out += m_feed->poll();
+    } catch (const std::exception& e) {
+      std::cerr << "feed " << request_id << " failed: " << e.what() << std::endl;
+      return feed_close();
+    }
+    feed_send(std::move(out));
+  }
+
+  void feed_send(std::string text) {
+    m_feed_out = std::move(text);
+    m_feed_writing = true;
+    m_write_timer->expires_after(m_options.timeout);
+    m_write_timer->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && self->m_feed_writing) self->feed_close();  // the client does not read
+    });
+    net::async_write(m_stream.socket(), net::buffer(m_feed_out), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->m_feed_writing = false;
+      self->m_write_timer->cancel();
+      if (ec) return self->feed_close();
+      self->feed_wait();
+    });
+  }
+
+  void feed_wait() {
+    if (m_feed_closed) return;
+    if (m_feed_pending) {
+      m_feed_pending = false;
+      std::string text;
+      try {
+        text = m_feed->poll();
+      } catch (const std::exception& e) {
+        std::cerr << "feed failed: " << e.what() << std::endl;
+        return feed_close();
+      }
+      if (!text.empty()) return feed_send(std::move(text));
+    }
+    m_feed_timer->expires_after(std::chrono::seconds(15));
+    m_feed_timer->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (self->m_feed_closed) return;
+      if (ec == net::error::operation_aborted) return self->feed_wait();  // woken by a new event
+      self->feed_send(": keepalive\n\n");
+    });
+  }
+
+  void feed_wake() {
+    if (m_feed_closed) return;
+    m_feed_pending = true;
+    if (!m_feed_writing) m_feed_timer->cancel();
+  }
+
+  void feed_close() {
+    if (m_feed_closed) return;
+    m_feed_closed = true;
+    if (m_feed && m_feed_token) m_feed->service().feed().unsubscribe(m_feed_token);
+    m_feed_token = 0;
+    if (m_feed_timer) m_feed_timer->cancel();
+    if (m_write_timer) m_write_timer->cancel();
+    close();
+  }
+
+ public:
+  ~Session() {
+    if (m_feed && m_feed_token) m_feed->service().feed().unsubscribe(m_feed_token);
+  }
+
+ private:
   void send_error(bhttp::status status, const std::string& code, const std::string& message,
                   const std::string& field) {
     api::Response err = api::error_response(static_cast<int>(status), code, message, field);
@@ -214,6 +338,16 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string m_head;
   std::string m_body;
   bool m_keep_alive = false;
+  // The live feed (only on a connection that asked for it).
+  std::unique_ptr<api::FeedStream> m_feed;
+  std::optional<net::steady_timer> m_feed_timer;
+  std::optional<net::steady_timer> m_write_timer;
+  std::uint64_t m_feed_token = 0;
+  std::string m_feed_out;
+  std::array<char, 1> m_probe{};
+  bool m_feed_writing = false;
+  bool m_feed_pending = false;
+  bool m_feed_closed = false;
   const api::Api& m_api;
   const ServerOptions& m_options;
 };

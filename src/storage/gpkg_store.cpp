@@ -10,12 +10,13 @@
 
 #include "gridd/core/error.hpp"
 #include "gridd/storage/gdal_errors.hpp"
+#include "gridd/storage/gpkg_incident_store.hpp"
 
 namespace gridd::storage {
 
 namespace {
 
-constexpr int k_schema_version = 1;
+constexpr int k_schema_version = 2;
 
 [[noreturn]] void fail(const std::string& what) {
   const std::string msg = CPLGetLastErrorMsg();
@@ -47,13 +48,51 @@ const FieldSpec k_station_fields[] = {
     {"updated_at", OFTString, OFSTNone},
 };
 
+const FieldSpec k_incident_fields[] = {
+    {"category", OFTString, OFSTNone},         {"description", OFTString, OFSTNone},
+    {"address", OFTString, OFSTNone},          {"channel", OFTString, OFSTNone},
+    {"priority", OFTString, OFSTNone},         {"status", OFTString, OFSTNone},
+    {"version", OFTInteger64, OFSTNone},       {"reported_position", OFTString, OFSTJSON},
+    {"reporter_name", OFTString, OFSTNone},    {"reporter_phone", OFTString, OFSTNone},
+    {"grid_id", OFTInteger64, OFSTNone},       {"grid_code", OFTString, OFSTNone},
+    {"grid_name", OFTString, OFSTNone},        {"chain_district", OFTInteger64, OFSTNone},
+    {"chain_street", OFTInteger64, OFSTNone},  {"chain_community", OFTInteger64, OFSTNone},
+    {"chain_grid", OFTInteger64, OFSTNone},    {"chain_micro_grid", OFTInteger64, OFSTNone},
+    {"covered", OFTInteger, OFSTBoolean},      {"distance_m", OFTReal, OFSTNone},
+    {"assignee_name", OFTString, OFSTNone},    {"assignee_phone", OFTString, OFSTNone},
+    {"handler", OFTString, OFSTNone},          {"escalation_level", OFTInteger, OFSTNone},
+    {"created_at", OFTDateTime, OFSTNone},     {"updated_at", OFTDateTime, OFSTNone},
+    {"dispatched_at", OFTDateTime, OFSTNone},  {"due_at", OFTDateTime, OFSTNone},
+    {"near_due_at", OFTDateTime, OFSTNone},    {"resolved_at", OFTDateTime, OFSTNone},
+    {"closed_at", OFTDateTime, OFSTNone},      {"satisfaction", OFTInteger, OFSTNone},
+    {"attributes", OFTString, OFSTJSON},
+};
+
+const FieldSpec k_event_fields[] = {
+    {"incident_id", OFTInteger64, OFSTNone}, {"version", OFTInteger64, OFSTNone},
+    {"action", OFTString, OFSTNone},         {"from_status", OFTString, OFSTNone},
+    {"to_status", OFTString, OFSTNone},      {"actor", OFTString, OFSTNone},
+    {"note", OFTString, OFSTNone},           {"at", OFTDateTime, OFSTNone},
+    {"grid_id", OFTInteger64, OFSTNone},     {"data", OFTString, OFSTJSON},
+    {"attachments", OFTString, OFSTJSON},
+};
+
+const FieldSpec k_attachment_fields[] = {
+    {"incident_id", OFTInteger64, OFSTNone}, {"filename", OFTString, OFSTNone},
+    {"media_type", OFTString, OFSTNone},     {"size", OFTInteger64, OFSTNone},
+    {"width", OFTInteger, OFSTNone},         {"height", OFTInteger, OFSTNone},
+    {"created_at", OFTDateTime, OFSTNone},   {"data", OFTBinary, OFSTNone},
+};
+
 template <std::size_t N>
 void create_layer(GDALDataset& ds, const char* name, OGRwkbGeometryType type, const FieldSpec (&fields)[N]) {
   OGRSpatialReference srs;
   srs.importFromEPSG(4326);
   srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   const char* options[] = {"FID=id", "GEOMETRY_NAME=geom", "SPATIAL_INDEX=YES", nullptr};
-  OGRLayer* layer = ds.CreateLayer(name, &srs, type, const_cast<char**>(options));
+  const char* table_options[] = {"FID=id", nullptr};
+  OGRLayer* layer = type == wkbNone ? ds.CreateLayer(name, nullptr, wkbNone, const_cast<char**>(table_options))
+                                    : ds.CreateLayer(name, &srs, type, const_cast<char**>(options));
   if (!layer) fail(std::string("cannot create layer ") + name);
   for (const auto& f : fields) {
     OGRFieldDefn defn(f.name, f.type);
@@ -132,6 +171,35 @@ void fill(OGRFeature& f, const Station& s) {
   f.SetGeometryDirectly(new OGRPoint(s.lon, s.lat));
 }
 
+void sql(GDALDataset& ds, const std::string& statement) {
+  CPLErrorReset();
+  OGRLayer* result = ds.ExecuteSQL(statement.c_str(), nullptr, nullptr);
+  if (result) ds.ReleaseResultSet(result);
+  if (CPLGetLastErrorType() >= CE_Failure) fail("schema statement failed (" + statement + ")");
+}
+
+/// Schema version 2: the incident layer, its history and its attachments,
+/// with the indexes the listings and the feed use. Added to older stores.
+void ensure_incident_schema(GDALDataset& ds) {
+  if (!ds.GetLayerByName("incidents")) {
+    create_layer(ds, "incidents", wkbPoint, k_incident_fields);
+    for (const char* column : {"status", "category", "created_at", "due_at", "grid_id", "chain_district",
+                               "chain_street", "chain_community", "chain_grid", "chain_micro_grid",
+                               "assignee_name"}) {
+      sql(ds, std::string("CREATE INDEX incidents_") + column + "_idx ON incidents(" + column + ")");
+    }
+  }
+  if (!ds.GetLayerByName("incident_events")) {
+    create_layer(ds, "incident_events", wkbNone, k_event_fields);
+    sql(ds, "CREATE INDEX incident_events_incident_idx ON incident_events(incident_id)");
+  }
+  if (!ds.GetLayerByName("incident_attachments")) {
+    create_layer(ds, "incident_attachments", wkbNone, k_attachment_fields);
+    sql(ds, "CREATE INDEX incident_attachments_incident_idx ON incident_attachments(incident_id)");
+  }
+  sql(ds, "INSERT OR REPLACE INTO gridd_meta VALUES ('schema_version', '" + std::to_string(k_schema_version) + "')");
+}
+
 }  // namespace
 
 struct GpkgStore::Impl {
@@ -142,9 +210,10 @@ struct GpkgStore::Impl {
 
 GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::make_unique<Impl>()) {
   GDALAllRegister();
-  // Durability: rollback journal with a full fsync at every commit.
+  // Durability: write-ahead log with a full fsync at every commit; readers
+  // (the incident queries) never wait on a writer.
   CPLSetConfigOption("OGR_SQLITE_SYNCHRONOUS", "FULL");
-  CPLSetConfigOption("OGR_SQLITE_JOURNAL", "DELETE");
+  CPLSetConfigOption("OGR_SQLITE_JOURNAL", "WAL");
   QuietGdalErrors quiet;
   const bool exists = std::filesystem::exists(m_path);
   if (!exists) {
@@ -161,11 +230,14 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
     created->ExecuteSQL(
         "CREATE UNIQUE INDEX stations_code_uq ON stations(code) WHERE code IS NOT NULL", nullptr, nullptr);
     created->ExecuteSQL("CREATE TABLE gridd_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", nullptr, nullptr);
-    created->ExecuteSQL(("INSERT INTO gridd_meta VALUES ('schema_version', '" +
-                         std::to_string(k_schema_version) + "')")
-                            .c_str(),
-                        nullptr, nullptr);
+    ensure_incident_schema(*created);
     created.reset();  // close, so spatial indexes and metadata are complete on disk
+  } else {
+    GDALDatasetUniquePtr existing(
+        GDALDataset::Open(m_path.c_str(), GDAL_OF_VECTOR | GDAL_OF_UPDATE, nullptr, nullptr, nullptr));
+    if (existing && existing->GetLayerByName("grids") && !existing->GetLayerByName("incident_attachments")) {
+      ensure_incident_schema(*existing);  // migrate a version-1 store
+    }
   }
   m_impl->ds.reset(GDALDataset::Open(m_path.c_str(), GDAL_OF_VECTOR | GDAL_OF_UPDATE, nullptr, nullptr, nullptr));
   if (!m_impl->ds) {
@@ -176,9 +248,14 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
   if (!m_impl->grids || !m_impl->stations) {
     throw_invalid("invalid_store", "'" + m_path + "' is not a gridd store (layers grids/stations missing)", "store");
   }
+  m_incidents = std::make_unique<GpkgIncidentStore>(m_path, m_mutex);
 }
 
-GpkgStore::~GpkgStore() = default;
+IncidentStore& GpkgStore::incidents() { return *m_incidents; }
+
+GpkgStore::~GpkgStore() {
+  m_incidents.reset();  // close its connections before GDAL's
+}
 
 std::string GpkgStore::describe() const { return "GeoPackage " + m_path; }
 

@@ -6,10 +6,13 @@
 /// POST) and /healthz.
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "gridd/api/router.hpp"
+#include "gridd/api/incident_api.hpp"
 #include "gridd/service/catalog.hpp"
+#include "gridd/service/incidents.hpp"
 
 namespace gridd::api {
 
@@ -21,8 +24,14 @@ struct ApiOptions {
 
 class Api {
  public:
-  explicit Api(service::Catalog& catalog, ApiOptions options = {});
+  /// `incidents` may be null (no incident endpoints then).
+  explicit Api(service::Catalog& catalog, ApiOptions options = {}, service::IncidentService* incidents = nullptr);
   [[nodiscard]] Response handle(const Request& request) const { return m_router.handle(request); }
+
+  /// The live feed of a GET /incidents/feed request (see is_feed_request()).
+  /// @throws Error for a bad request.
+  [[nodiscard]] std::unique_ptr<FeedStream> open_feed(const Request& request) const;
+  [[nodiscard]] service::IncidentService* incidents() const noexcept { return m_incidents; }
 
  private:
   Response list_grids(const Request& r) const;
@@ -41,6 +50,7 @@ class Api {
 
   service::Catalog& m_catalog;
   ApiOptions m_options;
+  service::IncidentService* m_incidents = nullptr;
   Router m_router;
 };
 

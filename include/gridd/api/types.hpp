@@ -4,6 +4,7 @@
 /// messages to and from these, so handlers never see Beast.
 
 #include <map>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,17 @@ struct Request {
   std::string body;
   std::string content_type;
   std::string request_id;
+  /// Request headers the handlers use (If-Match, Last-Event-ID, Accept, ...),
+  /// names in lower case.
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  /// The value of header `name` (lower case), if sent.
+  [[nodiscard]] const std::string* header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (k == name) return &v;
+    }
+    return nullptr;
+  }
 };
 
 struct Response {

@@ -6,7 +6,9 @@
 /// no transport, no hidden clock: every function that depends on the time
 /// takes `now` as an argument.
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,7 +53,8 @@ enum class IncidentAction : int {
   send_back,
   verify,
   close,
-  reopen
+  reopen,
+  follow_up
 };
 
 /// Every status and every action, in enum order (for tables, tests, UIs).
@@ -86,7 +89,9 @@ struct Transition {
 /// - (re-)dispatch: registered|returned|escalated|reopened -dispatch-> dispatched;
 /// - escalate to the parent level: dispatched|accepted|returned -escalate-> escalated;
 /// - failed verification: resolved -send_back-> accepted;
-/// - unsatisfied follow-up: closed -reopen-> reopened.
+/// - unsatisfied follow-up: closed -reopen-> reopened;
+/// - the follow-up visit itself: closed -follow_up-> closed (records the
+///   resident's satisfaction; the state does not change).
 const std::vector<Transition>& incident_transitions();
 
 /// The state after `action` from `from`, or nullopt when the table has no
@@ -104,6 +109,11 @@ std::vector<IncidentAction> allowed_actions(IncidentStatus from);
 /// closed and rejected. (A closed incident can be reopened, but until then
 /// it counts as done.)
 bool is_open(IncidentStatus status) noexcept;
+
+/// Whether the deadline clock runs in this state: the handling phase
+/// (dispatched, accepted, returned, escalated). It starts at dispatch and
+/// stops when the handler reports the case resolved.
+bool deadline_running(IncidentStatus status) noexcept;
 
 /// Deadline colour levels of "五类四色". `none` means "not supervised":
 /// closed or rejected, or not dispatched yet (the clock starts at dispatch).
@@ -176,6 +186,82 @@ class CategoryCatalogue {
  private:
   std::vector<Category> m_categories;
   std::map<std::string, std::size_t, std::less<>> m_index;
+};
+
+/// Priority of an incident, lowest first.
+enum class Priority : int { low = 0, normal, high, urgent };
+std::string_view to_string(Priority priority) noexcept;
+Priority parse_priority(std::string_view text, std::string_view field = "priority");
+
+/// An incident: a reported problem at a position, with its assignment and
+/// its place in the workflow. Times are ISO 8601 UTC with milliseconds
+/// (format_iso8601), empty when the step has not happened.
+struct Incident {
+  std::int64_t id = 0;
+  std::string category;
+  std::string description;
+  double lon = 0;  ///< WGS84
+  double lat = 0;
+  Json reported_position = Json::object();  ///< {"x","y","crs"} as the reporter gave it
+  std::string address;
+  std::string channel;
+  Priority priority = Priority::normal;
+  std::string reporter_name;   ///< personal data
+  std::string reporter_phone;  ///< personal data
+  IncidentStatus status = IncidentStatus::reported;
+  std::int64_t version = 1;  ///< +1 at every event; the ETag of the incident
+
+  // Assignment (属地): the responsible grid, its chain and its worker.
+  std::int64_t grid_id = 0;
+  std::string grid_code;
+  std::string grid_name;
+  std::array<std::int64_t, 5> chain{};  ///< the assigned grid's chain: id per Level, 0 when none
+  bool covered = true;     ///< false: outside every grid, given to the nearest (flagged)
+  double distance_m = 0;   ///< distance to that nearest grid when !covered
+  std::string assignee_name;
+  std::string assignee_phone;  ///< personal data (a worker's phone)
+  std::string handler;         ///< the category's department or role
+  int escalation_level = 0;
+
+  std::string created_at;
+  std::string updated_at;
+  std::string dispatched_at;
+  std::string due_at;
+  std::string near_due_at;  ///< when the colour turns near_due (3/4 of the allowed time)
+  std::string resolved_at;
+  std::string closed_at;
+  std::optional<int> satisfaction;  ///< 1..5 from the last follow-up
+  Json attributes = Json::object();
+};
+
+/// One entry of an incident's history (append-only). Its id is also the
+/// position in the live feed.
+struct IncidentEvent {
+  std::int64_t id = 0;
+  std::int64_t incident_id = 0;
+  std::int64_t version = 0;  ///< the incident's version after the event
+  std::string action;        ///< "report" for intake, else an IncidentAction name
+  std::optional<IncidentStatus> from;
+  IncidentStatus to = IncidentStatus::reported;
+  std::string actor;
+  std::string note;
+  std::string at;
+  std::int64_t grid_id = 0;  ///< the assigned grid after the event
+  Json data = Json::object();  ///< satisfaction, reason, previous grid, ...
+  std::vector<std::int64_t> attachments;
+};
+
+/// A file attached to an incident (a photo).
+struct Attachment {
+  std::int64_t id = 0;
+  std::int64_t incident_id = 0;
+  std::string filename;
+  std::string media_type;
+  std::int64_t size = 0;
+  int width = 0;
+  int height = 0;
+  std::string created_at;
+  std::string data;  ///< the bytes (only when loaded)
 };
 
 }  // namespace gridd

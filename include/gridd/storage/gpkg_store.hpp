@@ -2,8 +2,9 @@
 /// @file gpkg_store.hpp
 /// The embedded default store: one GeoPackage file written through GDAL/OGR.
 /// Layers `grids` (MultiPolygon) and `stations` (Point), EPSG:4326, open in
-/// QGIS as they are. SQLite rollback journal with synchronous=FULL, so a
-/// committed transaction survives kill -9.
+/// QGIS as they are, plus the incident tables (GpkgIncidentStore). SQLite
+/// write-ahead log with synchronous=FULL, so a committed transaction
+/// survives kill -9.
 
 #include <memory>
 #include <mutex>
@@ -24,6 +25,7 @@ class GpkgStore final : public Store {
   std::vector<Grid> load_grids() override;
   std::vector<Station> load_stations() override;
   ChangeResult apply(const ChangeSet& changes) override;
+  IncidentStore& incidents() override;
   [[nodiscard]] std::string describe() const override;
 
  private:
@@ -31,6 +33,7 @@ class GpkgStore final : public Store {
   std::string m_path;
   std::mutex m_mutex;  // one GDAL dataset, never used by two threads at once
   std::unique_ptr<Impl> m_impl;
+  std::unique_ptr<IncidentStore> m_incidents;
 };
 
 }  // namespace gridd::storage

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gridd/core/model.hpp"
+#include "gridd/storage/incident_store.hpp"
 
 namespace gridd::storage {
 
@@ -49,6 +50,9 @@ class Store {
   ///         Error(conflict) for a duplicate code, Error(unavailable/internal)
   ///         when the store fails; nothing is written then.
   virtual ChangeResult apply(const ChangeSet& changes) = 0;
+
+  /// The incidents kept in the same store (owned by it).
+  virtual IncidentStore& incidents() = 0;
 
   /// A human description ("GeoPackage /var/lib/gridd/city.gpkg").
   [[nodiscard]] virtual std::string describe() const = 0;
