@@ -388,7 +388,8 @@ TEST_F(DemoCityTest, LocateInGcj02Bd09AndWebMercator) {
                                                                          Json{{"lon", glon}, {"lat", glat}}})}}
                               .dump());
     ASSERT_EQ(b.status, 200) << b.body;
-    for (const auto& res : body_json(b)["results"]) {
+    const Json batch = body_json(b);  // keep the document alive while iterating
+    for (const auto& res : batch["results"]) {
       EXPECT_NEAR(res["position"]["lon"].get<double>(), lon, 1e-8);
       EXPECT_NEAR(res["position"]["lat"].get<double>(), lat, 1e-8);
       EXPECT_EQ(res["owner"]["code"], owner);

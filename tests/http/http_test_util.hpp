@@ -175,6 +175,12 @@ class RawSocket {
     return true;
   }
   void shutdown_write() { ::shutdown(m_fd, SHUT_WR); }
+  /// What arrives next (empty after 5 s of silence, a close or a reset).
+  std::string receive_some() {
+    char buf[8192];
+    const ssize_t n = ::recv(m_fd, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  }
   /// Everything the server sends until it closes (or 5 s pass, or a reset).
   std::string read_all() {
     std::string out;
