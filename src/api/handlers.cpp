@@ -8,6 +8,7 @@
 
 #include "gridd/api/incident_api.hpp"
 #include "gridd/api/params.hpp"
+#include "gridd/api/tile_api.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
 #include "gridd/service/locate.hpp"
@@ -307,8 +308,9 @@ bool geometry_param(const Request& r) {
 // Routes
 // ---------------------------------------------------------------------------
 
-Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService* incidents)
-    : m_catalog(catalog), m_options(options), m_incidents(incidents) {
+Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService* incidents,
+         service::TileService* tiles)
+    : m_catalog(catalog), m_options(options), m_incidents(incidents), m_tiles(tiles) {
   auto bind0 = [this](Response (Api::*fn)(const Request&) const) {
     return [this, fn](const Request& r, const PathParams&) { return (this->*fn)(r); };
   };
@@ -335,6 +337,7 @@ Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService
     add_incident_routes(m_router, *m_incidents, IncidentApiOptions{});
     add_open311_routes(m_router, *m_incidents);
   }
+  if (m_tiles) add_tile_routes(m_router, *m_tiles);
 }
 
 std::unique_ptr<FeedStream> Api::open_feed(const Request& request) const {
@@ -344,10 +347,22 @@ std::unique_ptr<FeedStream> Api::open_feed(const Request& request) const {
 
 Response Api::healthz() const {
   const auto snap = m_catalog.snapshot();
-  return json_response(Json{{"status", "ok"},
-                            {"grids", snap->grids().size()},
-                            {"stations", snap->stations().size()},
-                            {"snapshot", snap->version()}});
+  Json body{{"status", "ok"},
+            {"grids", snap->grids().size()},
+            {"stations", snap->stations().size()},
+            {"snapshot", snap->version()}};
+  if (m_tiles) {
+    // A broken tile source degrades the service; it keeps serving the rest.
+    Json sources = Json::array();
+    for (const auto& s : m_tiles->sources()) {
+      if (s.kind != "raster") continue;
+      sources.push_back(Json{{"name", s.name}, {"healthy", s.healthy},
+                             {"reason", s.reason.empty() ? Json(nullptr) : Json(s.reason)}});
+      if (!s.healthy) body["status"] = "degraded";
+    }
+    body["tile_sources"] = std::move(sources);
+  }
+  return json_response(body);
 }
 
 Response Api::list_grids(const Request& r) const {

@@ -4,6 +4,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -18,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "gridd/api/tile_api.hpp"
 #include "gridd/core/error.hpp"
 
 namespace gridd::http {
@@ -44,6 +47,7 @@ const std::pair<const char*, const char*> k_forwarded_headers[] = {
     {"If-Match", "if-match"},          {"If-None-Match", "if-none-match"},
     {"Last-Event-ID", "last-event-id"}, {"Accept", "accept"},
     {"Accept-Encoding", "accept-encoding"}, {"Authorization", "authorization"},
+    {"Host", "host"},                   {"X-Forwarded-Proto", "x-forwarded-proto"},
 };
 
 std::string mime_type(const std::string& path) {
@@ -88,8 +92,8 @@ std::optional<api::Response> static_file(const std::string& web_root, const std:
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Socket&& socket, const api::Api& api, const ServerOptions& options)
-      : m_stream(std::move(socket)), m_api(api), m_options(options) {}
+  Session(Socket&& socket, const api::Api& api, const ServerOptions& options, net::thread_pool* pool)
+      : m_stream(std::move(socket)), m_api(api), m_options(options), m_pool(pool) {}
 
   void start() {
     net::dispatch(m_stream.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
@@ -155,6 +159,22 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (m_options.access_log) std::cerr << r.request_id << " GET " << target << " 200 (event stream)\n";
       return start_feed(std::move(feed), r.request_id);
+    }
+
+    if ((req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) && api::is_tile_request(r) && m_pool) {
+      // Rendering may take a while: a worker renders, the session's own
+      // context writes the answer, and locate queries never wait behind it.
+      const unsigned version = req.version();
+      const bool keep_alive = req.keep_alive();
+      const bool head_only = req.method() == bhttp::verb::head;
+      net::post(*m_pool, [self = shared_from_this(), r = std::move(r), version, keep_alive, head_only]() mutable {
+        auto res = std::make_shared<api::Response>(self->m_api.handle(r));
+        net::post(self->m_stream.get_executor(), [self, res, r = std::move(r), version, keep_alive, head_only]() {
+          if (self->m_options.access_log) std::cerr << r.request_id << ' ' << r.method << ' ' << r.path << ' ' << res->status << '\n';
+          self->respond(*res, version, keep_alive, head_only, r.request_id);
+        });
+      });
+      return;
     }
 
     api::Response res;
@@ -350,6 +370,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool m_feed_closed = false;
   const api::Api& m_api;
   const ServerOptions& m_options;
+  net::thread_pool* m_pool;
 };
 
 }  // namespace
@@ -381,7 +402,7 @@ struct Server::Impl {
       if (ec == net::error::operation_aborted) return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), api, options)->start();
+        std::make_shared<Session>(std::move(socket), api, options, &pool)->start();
       }
       accept();
     });
@@ -389,6 +410,7 @@ struct Server::Impl {
 
   const api::Api& api;
   ServerOptions options;
+  net::thread_pool pool{std::max(2u, std::thread::hardware_concurrency())};  // tile rendering
   std::vector<std::unique_ptr<net::io_context>> contexts;
   std::vector<net::executor_work_guard<Executor>> guards;
   std::optional<Acceptor> acceptor;
@@ -399,7 +421,6 @@ struct Server::Impl {
 
 Server::Server(const api::Api& api, ServerOptions options) : m_impl(std::make_unique<Impl>(api, std::move(options))) {}
 
-Server::~Server() = default;
 
 std::uint16_t Server::port() const noexcept { return m_impl->port; }
 
@@ -424,6 +445,11 @@ void Server::stop() {
     for (auto& g : m_impl->guards) g.reset();
     for (auto& c : m_impl->contexts) c->stop();
   });
+}
+
+Server::~Server() {
+  m_impl->pool.stop();
+  m_impl->pool.join();
 }
 
 }  // namespace gridd::http

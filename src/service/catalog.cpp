@@ -72,15 +72,66 @@ std::shared_ptr<const Snapshot> Catalog::snapshot() const { return std::atomic_l
 
 void Catalog::publish(std::shared_ptr<const Snapshot> next) { std::atomic_store(&m_snapshot, std::move(next)); }
 
+namespace {
+
+/// Entries of two id-sorted lists that differ (added, removed or replaced):
+/// calls f for each such entry of either list.
+template <class T, class F>
+void for_each_changed(const std::vector<std::shared_ptr<const T>>& a, const std::vector<std::shared_ptr<const T>>& b,
+                      F f, std::int64_t (*id)(const T&)) {
+  std::size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (j == b.size() || (i < a.size() && id(*a[i]) < id(*b[j]))) {
+      f(*a[i++]);
+    } else if (i == a.size() || id(*b[j]) < id(*a[i])) {
+      f(*b[j++]);
+    } else {
+      if (a[i] != b[j]) {
+        f(*a[i]);
+        f(*b[j]);
+      }
+      ++i;
+      ++j;
+    }
+  }
+}
+
+}  // namespace
+
 void Catalog::publish_grids(const Snapshot& previous, std::vector<std::shared_ptr<const GridEntry>> grids) {
+  std::vector<spatial::Envelope> changed;
+  for_each_changed<GridEntry>(previous.grids(), grids, [&](const GridEntry& e) { changed.push_back(e.shape.envelope()); },
+                              &grid_id);
   publish(std::make_shared<const Snapshot>(previous.version() + 1, std::move(grids),
                                            std::vector<std::shared_ptr<const StationEntry>>(previous.stations())));
+  if (!changed.empty()) notify(changed, {});
 }
 
 void Catalog::publish_stations(const Snapshot& previous, std::vector<std::shared_ptr<const StationEntry>> stations) {
+  std::vector<spatial::Envelope> changed;
+  for_each_changed<StationEntry>(previous.stations(), stations,
+                                 [&](const StationEntry& e) { changed.push_back({e.lon, e.lat, e.lon, e.lat}); },
+                                 &station_id);
   publish(std::make_shared<const Snapshot>(previous.version() + 1,
                                            std::vector<std::shared_ptr<const GridEntry>>(previous.grids()),
                                            std::move(stations)));
+  if (!changed.empty()) notify({}, changed);
+}
+
+std::uint64_t Catalog::add_change_listener(ChangeListener listener) {
+  std::lock_guard lock(m_listener_mutex);
+  m_listeners.emplace_back(m_next_listener, std::move(listener));
+  return m_next_listener++;
+}
+
+void Catalog::remove_change_listener(std::uint64_t token) {
+  std::lock_guard lock(m_listener_mutex);
+  std::erase_if(m_listeners, [&](const auto& l) { return l.first == token; });
+}
+
+void Catalog::notify(const std::vector<spatial::Envelope>& grids, const std::vector<spatial::Envelope>& stations) {
+  std::lock_guard lock(m_listener_mutex);
+  for (auto& [token, listener] : m_listeners) listener(grids, stations);
 }
 
 // ---------------------------------------------------------------------------

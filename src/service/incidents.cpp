@@ -193,6 +193,10 @@ std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs) {
   }
   m_store.insert(incidents, events);
   m_feed.publish(events.back().id);
+  std::vector<spatial::Envelope> positions;
+  positions.reserve(incidents.size());
+  for (const auto& i : incidents) positions.push_back({i.lon, i.lat, i.lon, i.lat});
+  notify(positions);
   return incidents;
 }
 
@@ -341,7 +345,24 @@ Incident IncidentService::transition(std::int64_t id, const TransitionInput& in)
   ev.grid_id = inc.grid_id;
   m_store.update(inc, expected, ev);
   m_feed.publish(ev.id);
+  notify({{inc.lon, inc.lat, inc.lon, inc.lat}});
   return inc;
+}
+
+std::uint64_t IncidentService::add_change_listener(ChangeListener listener) {
+  std::lock_guard lock(m_listener_mutex);
+  m_listeners.emplace_back(m_next_listener, std::move(listener));
+  return m_next_listener++;
+}
+
+void IncidentService::remove_change_listener(std::uint64_t token) {
+  std::lock_guard lock(m_listener_mutex);
+  std::erase_if(m_listeners, [&](const auto& l) { return l.first == token; });
+}
+
+void IncidentService::notify(const std::vector<spatial::Envelope>& positions) {
+  std::lock_guard lock(m_listener_mutex);
+  for (auto& [token, listener] : m_listeners) listener(positions);
 }
 
 storage::ColourClock IncidentService::clock_at(TimePoint at) const {

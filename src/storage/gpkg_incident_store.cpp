@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstring>
 #include <variant>
 
@@ -760,6 +761,35 @@ std::vector<StatsRow> GpkgIncidentStore::stats(const StatsQuery& q) {
     if (!st.null(9)) row.avg_satisfaction = st.dbl(9);
     row.satisfaction_count = st.i64(10);
     out.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::vector<IncidentCluster> GpkgIncidentStore::clusters(const std::array<double, 4>& b, int cols, int rows,
+                                                         const ColourClock& clock) {
+  cols = std::max(cols, 1);
+  rows = std::max(rows, 1);
+  const double cw = (b[2] - b[0]) / cols, ch = (b[3] - b[1]) / rows;
+  if (!(cw > 0) || !(ch > 0)) return {};
+  const std::string sql =
+      std::string("SELECT MIN(CAST((x - ?3) / ?4 AS INTEGER), ?9) AS cx, MIN(CAST((y - ?5) / ?6 AS INTEGER), ?10) AS cy, "
+                  "COUNT(*), AVG(x), AVG(y), SUM(rank = 0), SUM(rank = 1), SUM(rank = 2), SUM(rank = 3), SUM(rank = 4) "
+                  "FROM (SELECT r.minx AS x, r.miny AS y, ") +
+      k_colour_sql +
+      " AS rank FROM rtree_incidents_geom r JOIN incidents i ON i.id = r.id "
+      "WHERE r.maxx >= ?3 AND r.minx <= ?7 AND r.maxy >= ?5 AND r.miny <= ?8 "
+      "AND i.status NOT IN ('closed', 'rejected')) GROUP BY cx, cy";
+  auto r = m_impl->reader();
+  Stmt st(r.get(), sql);
+  bind_clock_and(st, clock, {b[0], cw, b[1], ch, b[2], b[3], std::int64_t{cols - 1}, std::int64_t{rows - 1}});
+  std::vector<IncidentCluster> out;
+  while (st.step()) {
+    IncidentCluster c;
+    c.count = st.i64(2);
+    c.lon = st.dbl(3);
+    c.lat = st.dbl(4);
+    for (int k = 0; k < 5; ++k) c.colours[static_cast<std::size_t>(k)] = st.i64(5 + k);
+    out.push_back(c);
   }
   return out;
 }

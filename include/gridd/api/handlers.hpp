@@ -13,6 +13,7 @@
 #include "gridd/api/incident_api.hpp"
 #include "gridd/service/catalog.hpp"
 #include "gridd/service/incidents.hpp"
+#include "gridd/service/tiles.hpp"
 
 namespace gridd::api {
 
@@ -25,7 +26,8 @@ struct ApiOptions {
 class Api {
  public:
   /// `incidents` may be null (no incident endpoints then).
-  explicit Api(service::Catalog& catalog, ApiOptions options = {}, service::IncidentService* incidents = nullptr);
+  explicit Api(service::Catalog& catalog, ApiOptions options = {}, service::IncidentService* incidents = nullptr,
+               service::TileService* tiles = nullptr);
   [[nodiscard]] Response handle(const Request& request) const { return m_router.handle(request); }
 
   /// The live feed of a GET /incidents/feed request (see is_feed_request()).
@@ -51,6 +53,7 @@ class Api {
   service::Catalog& m_catalog;
   ApiOptions m_options;
   service::IncidentService* m_incidents = nullptr;
+  service::TileService* m_tiles = nullptr;
   Router m_router;
 };
 

@@ -6,6 +6,7 @@
 /// never wait on writers.
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -68,6 +69,13 @@ class Catalog {
   /// Validate one station (kind, position, name); throws Error(invalid_input).
   void validate_station(const StationInput& input) const;
 
+  /// Called after each published change with the lon/lat envelopes of what
+  /// changed (before and after), on the writer's thread; keep it quick.
+  using ChangeListener =
+      std::function<void(const std::vector<spatial::Envelope>& grids, const std::vector<spatial::Envelope>& stations)>;
+  std::uint64_t add_change_listener(ChangeListener listener);
+  void remove_change_listener(std::uint64_t token);
+
  private:
   void publish(std::shared_ptr<const Snapshot> next);
   /// Publish `previous` with new grids (stations unchanged), or new stations.
@@ -82,6 +90,10 @@ class Catalog {
   CatalogOptions m_options;
   std::mutex m_write_mutex;  // one writer at a time; readers never take it
   std::shared_ptr<const Snapshot> m_snapshot;  // accessed with std::atomic_load/store
+  std::mutex m_listener_mutex;
+  std::uint64_t m_next_listener = 1;
+  std::vector<std::pair<std::uint64_t, ChangeListener>> m_listeners;
+  void notify(const std::vector<spatial::Envelope>& grids, const std::vector<spatial::Envelope>& stations);
 };
 
 /// Validate a grid geometry in WGS84: Polygon or MultiPolygon, not empty,

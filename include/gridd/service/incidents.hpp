@@ -127,6 +127,13 @@ class IncidentService {
     return m_store.attachments_of(incident_id);
   }
 
+  /// Open incidents in a lon/lat box aggregated on cols x rows cells, with
+  /// their colours at `at`.
+  [[nodiscard]] std::vector<storage::IncidentCluster> clusters(const std::array<double, 4>& bbox, int cols, int rows,
+                                                               TimePoint at) const {
+    return m_store.clusters(bbox, cols, rows, clock_at(at));
+  }
+
   /// The live feed: events after a position, and the hub that signals new ones.
   [[nodiscard]] std::vector<storage::FeedItem> events_after(std::int64_t after, const storage::FeedFilter& filter,
                                                             std::size_t limit) const {
@@ -134,6 +141,12 @@ class IncidentService {
   }
   [[nodiscard]] std::int64_t last_event_id() const { return m_store.last_event_id(); }
   [[nodiscard]] FeedHub& feed() noexcept { return m_feed; }
+
+  /// Called after each committed intake or step with the positions of the
+  /// incidents it changed (as point envelopes), on the writer's thread.
+  using ChangeListener = std::function<void(const std::vector<spatial::Envelope>& positions)>;
+  std::uint64_t add_change_listener(ChangeListener listener);
+  void remove_change_listener(std::uint64_t token);
 
   /// Resolve a grid given by id or code in the current snapshot.
   /// @throws Error(not_found, "grid_not_found") naming `field`.
@@ -149,6 +162,10 @@ class IncidentService {
   IncidentOptions m_options;
   std::mutex m_transition_mutex;  // read-modify-write of one incident at a time
   FeedHub m_feed;
+  std::mutex m_listener_mutex;
+  std::uint64_t m_next_listener = 1;
+  std::vector<std::pair<std::uint64_t, ChangeListener>> m_listeners;
+  void notify(const std::vector<spatial::Envelope>& positions);
 };
 
 }  // namespace gridd::service

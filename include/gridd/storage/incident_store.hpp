@@ -102,6 +102,14 @@ struct FeedItem {
   Incident incident;
 };
 
+/// Open incidents aggregated on a grid of cells (for low-zoom map tiles).
+struct IncidentCluster {
+  double lon = 0;  ///< mean position of the cell's incidents
+  double lat = 0;
+  std::int64_t count = 0;
+  std::array<std::int64_t, 5> colours{};  ///< count per Colour value
+};
+
 class IncidentStore {
  public:
   virtual ~IncidentStore() = default;
@@ -121,6 +129,10 @@ class IncidentStore {
   [[nodiscard]] virtual std::int64_t count(const IncidentFilter& filter, const ColourClock& clock) = 0;
   [[nodiscard]] virtual std::vector<IncidentEvent> history(std::int64_t incident_id) = 0;
   [[nodiscard]] virtual std::vector<StatsRow> stats(const StatsQuery& query) = 0;
+
+  /// Open incidents in `bbox` counted on a cols x rows grid of equal cells.
+  [[nodiscard]] virtual std::vector<IncidentCluster> clusters(const std::array<double, 4>& bbox, int cols, int rows,
+                                                              const ColourClock& clock) = 0;
 
   /// Events with id > after_id matching `filter`, oldest first, at most `limit`.
   [[nodiscard]] virtual std::vector<FeedItem> events_after(std::int64_t after_id, const FeedFilter& filter,
