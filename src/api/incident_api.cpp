@@ -511,7 +511,10 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
     if (page.next) {
       const std::string cursor = cursor_text(*page.next, q.sort);
       body["next_cursor"] = cursor;
-      links.push_back(Json{{"rel", "next"}, {"type", "application/geo+json"}, {"href", next_link(r, cursor)}});
+      // Urgency depends on the clock: the next page keeps this page's clock.
+      Request for_link = r;
+      if (q.sort == storage::IncidentSort::urgency && !param(r, "at")) for_link.query.emplace("at", format_iso8601(now));
+      links.push_back(Json{{"rel", "next"}, {"type", "application/geo+json"}, {"href", next_link(for_link, cursor)}});
     } else {
       body["next_cursor"] = nullptr;
     }

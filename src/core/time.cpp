@@ -77,7 +77,7 @@ std::optional<TimePoint> try_parse_time(std::string_view s, int default_offset_m
       offset = 0;
     } else if ((s[pos] == '+' || s[pos] == '-') && pos + 6 == s.size() && s[pos + 3] == ':') {
       int oh = 0, om = 0;
-      if (!digits(s, pos + 1, 2, oh) || !digits(s, pos + 4, 2, om) || oh > 18 || om > 59) return std::nullopt;
+      if (!digits(s, pos + 1, 2, oh) || !digits(s, pos + 4, 2, om) || om > 59 || oh * 60 + om > 18 * 60) return std::nullopt;
       offset = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
     } else {
       return std::nullopt;

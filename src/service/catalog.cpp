@@ -1,5 +1,7 @@
 #include "gridd/service/catalog.hpp"
 
+#include <iostream>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -130,8 +132,18 @@ void Catalog::remove_change_listener(std::uint64_t token) {
 }
 
 void Catalog::notify(const std::vector<spatial::Envelope>& grids, const std::vector<spatial::Envelope>& stations) {
-  std::lock_guard lock(m_listener_mutex);
-  for (auto& [token, listener] : m_listeners) listener(grids, stations);
+  std::vector<ChangeListener> listeners;
+  {
+    std::lock_guard lock(m_listener_mutex);
+    for (auto& [token, listener] : m_listeners) listeners.push_back(listener);
+  }
+  for (auto& l : listeners) {
+    try {
+      l(grids, stations);
+    } catch (const std::exception& e) {
+      std::cerr << "catalog change listener failed: " << e.what() << std::endl;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <iostream>
 
 #include "gridd/core/error.hpp"
 #include "gridd/storage/gdal_errors.hpp"
@@ -67,8 +68,20 @@ void FeedHub::unsubscribe(std::uint64_t token) {
 }
 
 void FeedHub::publish(std::int64_t last_event_id) {
-  std::lock_guard lock(m_mutex);
-  for (auto& [token, listener] : m_listeners) listener(last_event_id);
+  // Call a copy outside the lock: a listener may (un)subscribe, and a
+  // failing listener must not turn a committed write into an error.
+  std::vector<Listener> listeners;
+  {
+    std::lock_guard lock(m_mutex);
+    for (auto& [token, listener] : m_listeners) listeners.push_back(listener);
+  }
+  for (auto& l : listeners) {
+    try {
+      l(last_event_id);
+    } catch (const std::exception& e) {
+      std::cerr << "feed listener failed: " << e.what() << std::endl;
+    }
+  }
 }
 
 std::size_t FeedHub::subscribers() const {
@@ -361,8 +374,18 @@ void IncidentService::remove_change_listener(std::uint64_t token) {
 }
 
 void IncidentService::notify(const std::vector<spatial::Envelope>& positions) {
-  std::lock_guard lock(m_listener_mutex);
-  for (auto& [token, listener] : m_listeners) listener(positions);
+  std::vector<ChangeListener> listeners;
+  {
+    std::lock_guard lock(m_listener_mutex);
+    for (auto& [token, listener] : m_listeners) listeners.push_back(listener);
+  }
+  for (auto& l : listeners) {
+    try {
+      l(positions);
+    } catch (const std::exception& e) {
+      std::cerr << "incident change listener failed: " << e.what() << std::endl;
+    }
+  }
 }
 
 storage::ColourClock IncidentService::clock_at(TimePoint at) const {

@@ -433,8 +433,7 @@ TileAnswer TileService::raster_tile(const Raster& r, const TileId& t, const std:
   storage::QuietGdalErrors quiet;
   auto wopts = options<GDALWarpAppOptions>(
       {"-of", "MEM", "-t_srs", "EPSG:3857", "-te", num(m.minx), num(m.miny), num(m.maxx), num(m.maxy), "-ts",
-       std::to_string(size), std::to_string(size), "-r", r.config.resampling, "-dstalpha", "-wo",
-       "SAMPLE_GRID=YES"},
+       std::to_string(size), std::to_string(size), "-r", r.config.resampling, "-dstalpha"},
       GDALWarpAppOptionsNew, GDALWarpAppOptionsFree);
   int usage_error = FALSE;
   GDALDatasetH srch = GDALDataset::ToHandle(src);

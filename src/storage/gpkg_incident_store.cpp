@@ -423,16 +423,19 @@ Where build_where(const IncidentFilter& f) {
   Where w;
   if (f.bbox) {
     const auto& b = *f.bbox;
-    std::string frag = "id IN (SELECT id FROM rtree_incidents_geom WHERE maxx >= ";
-    frag += w.next();
+    const std::string minx = w.next();
     w.values.emplace_back(b[0]);
-    frag += " AND minx <= " + w.next();
+    const std::string maxx = w.next();
     w.values.emplace_back(b[2]);
-    frag += " AND maxy >= " + w.next();
+    const std::string miny = w.next();
     w.values.emplace_back(b[1]);
-    frag += " AND miny <= " + w.next() + ")";
+    const std::string maxy = w.next();
     w.values.emplace_back(b[3]);
-    w.add(frag);
+    w.add("id IN (SELECT id FROM rtree_incidents_geom WHERE maxx >= " + minx + " AND minx <= " + maxx +
+          " AND maxy >= " + miny + " AND miny <= " + maxy + ")");
+    // The R-tree keeps 32-bit bounds rounded outwards (up to a metre here):
+    // it only narrows the search; the stored point decides.
+    w.add("ST_MinX(geom) BETWEEN " + minx + " AND " + maxx + " AND ST_MinY(geom) BETWEEN " + miny + " AND " + maxy);
   }
   if (f.subtree) {
     const auto level = static_cast<int>(f.subtree->first);
@@ -774,11 +777,12 @@ std::vector<IncidentCluster> GpkgIncidentStore::clusters(const std::array<double
   const std::string sql =
       std::string("SELECT MIN(CAST((x - ?3) / ?4 AS INTEGER), ?9) AS cx, MIN(CAST((y - ?5) / ?6 AS INTEGER), ?10) AS cy, "
                   "COUNT(*), AVG(x), AVG(y), SUM(rank = 0), SUM(rank = 1), SUM(rank = 2), SUM(rank = 3), SUM(rank = 4) "
-                  "FROM (SELECT r.minx AS x, r.miny AS y, ") +
+                  "FROM (SELECT ST_MinX(i.geom) AS x, ST_MinY(i.geom) AS y, ") +
       k_colour_sql +
       " AS rank FROM rtree_incidents_geom r JOIN incidents i ON i.id = r.id "
       "WHERE r.maxx >= ?3 AND r.minx <= ?7 AND r.maxy >= ?5 AND r.miny <= ?8 "
-      "AND i.status NOT IN ('closed', 'rejected')) GROUP BY cx, cy";
+      "AND i.status NOT IN ('closed', 'rejected')) WHERE x BETWEEN ?3 AND ?7 AND y BETWEEN ?5 AND ?8 "
+      "GROUP BY cx, cy";
   auto r = m_impl->reader();
   Stmt st(r.get(), sql);
   bind_clock_and(st, clock, {b[0], cw, b[1], ch, b[2], b[3], std::int64_t{cols - 1}, std::int64_t{rows - 1}});

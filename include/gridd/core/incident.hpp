@@ -125,7 +125,9 @@ std::string_view to_string(Colour colour) noexcept;
 std::optional<Colour> try_parse_colour(std::string_view text) noexcept;
 Colour parse_colour(std::string_view text, std::string_view field = "colour");
 
-/// The colour of an incident at `now`, computed from the clock, never stored:
+/// The colour of an incident at `now`, computed from the clock, never stored.
+/// Pass deadline_running(status) as `open`: the clock runs only while the
+/// case is being handled (gridd's service and store queries do so).
 /// - none when !open or not dispatched (no dispatched_at);
 /// - on_track when dispatched without a deadline (no due_at);
 /// - overdue when now > due_at;

@@ -1,0 +1,506 @@
+// Map tiles over real HTTP: raster tiles compared with gdalwarp on real
+// GeoTIFFs, vector tiles decoded by GDAL's MVT driver, exact invalidation
+// after edits, conditional requests, TileJSON, and bad or broken sources.
+
+#include <gtest/gtest.h>
+
+#include <cpl_vsi.h>
+#include <gdal_priv.h>
+#include <ogrsf_frmts.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "gridd/spatial/tiles.hpp"
+#include "http/http_test_util.hpp"
+
+#ifndef GRIDD_TEST_RASTERS
+#define GRIDD_TEST_RASTERS "test-rasters"
+#endif
+
+namespace gridd::http_test {
+namespace {
+
+using spatial::TileId;
+
+const bool g_gdal_registered = [] {
+  GDALAllRegister();
+  return true;
+}();
+
+std::string raster_file(const std::string& name) {
+  const std::string path = std::string(GRIDD_TEST_RASTERS) + "/" + name;
+  if (!std::filesystem::exists(path)) {
+    ADD_FAILURE() << path << " is missing: run scripts/test-rasters.sh " << GRIDD_TEST_RASTERS
+                  << " (scripts/test.sh does)";
+  }
+  return path;
+}
+
+TileId tile_of(double lon, double lat, int z) {
+  const double n = std::pow(2.0, z);
+  const double r = lat * M_PI / 180;
+  TileId t;
+  t.z = z;
+  t.x = static_cast<std::uint32_t>((lon + 180) / 360 * n);
+  t.y = static_cast<std::uint32_t>((1 - std::log(std::tan(r) + 1 / std::cos(r)) / M_PI) / 2 * n);
+  return t;
+}
+
+std::string tile_path(const std::string& source, const TileId& t, const std::string& ext) {
+  return "/tiles/" + source + "/" + t.to_string() + "." + ext;
+}
+
+/// Pixels of an image (any GDAL raster format) as RGBA rows; empty on failure.
+struct Image {
+  int width = 0, height = 0, bands = 0;
+  std::vector<std::vector<std::uint8_t>> band;  // per band, row-major
+};
+
+Image decode(const std::string& bytes, const std::string& ext) {
+  static int counter = 0;
+  const std::string name = "/vsimem/tiles_test_" + std::to_string(++counter) + "." + ext;
+  VSILFILE* f = VSIFileFromMemBuffer(name.c_str(), reinterpret_cast<GByte*>(const_cast<char*>(bytes.data())),
+                                     static_cast<vsi_l_offset>(bytes.size()), FALSE);
+  if (f) VSIFCloseL(f);
+  Image img;
+  {
+    GDALDatasetUniquePtr ds(GDALDataset::Open(name.c_str(), GDAL_OF_RASTER));
+    if (ds) {
+      img.width = ds->GetRasterXSize();
+      img.height = ds->GetRasterYSize();
+      img.bands = ds->GetRasterCount();
+      for (int b = 1; b <= img.bands; ++b) {
+        std::vector<std::uint8_t> px(static_cast<std::size_t>(img.width) * img.height);
+        if (ds->GetRasterBand(b)->RasterIO(GF_Read, 0, 0, img.width, img.height, px.data(), img.width, img.height,
+                                           GDT_Byte, 0, 0) != CE_None) {
+          return Image{};
+        }
+        img.band.push_back(std::move(px));
+      }
+    }
+  }
+  VSIUnlink(name.c_str());
+  return img;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.10f", v);
+  return buf;
+}
+
+/// gdalwarp of `source` to the tile's Web Mercator square, as PNG bytes.
+std::string gdalwarp_tile(const std::string& source, const TileId& t, int size, const std::string& dir) {
+  const auto m = spatial::tile_bounds_mercator(t);
+  const std::string out = dir + "/ref_" + std::to_string(t.z) + "_" + std::to_string(size) + ".tif";
+  std::filesystem::remove(out);
+  const std::string cmd = "gdalwarp -q -of GTiff -t_srs EPSG:3857 -te " + num(m.minx) + " " + num(m.miny) + " " +
+                          num(m.maxx) + " " + num(m.maxy) + " -ts " + std::to_string(size) + " " +
+                          std::to_string(size) + " -r bilinear -dstalpha '" + source + "' '" + out + "'";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  return read_file(out);
+}
+
+struct Comparison {
+  double mean_abs = 1e9;
+  double share_within_2 = 0;
+};
+
+Comparison compare(const Image& a, const Image& b) {
+  Comparison c;
+  if (a.width != b.width || a.height != b.height || a.bands != b.bands || a.bands == 0) return c;
+  double sum = 0;
+  std::size_t n = 0, close = 0;
+  for (int band = 0; band < a.bands; ++band) {
+    for (std::size_t i = 0; i < a.band[band].size(); ++i) {
+      const int d = std::abs(int(a.band[band][i]) - int(b.band[band][i]));
+      sum += d;
+      close += d <= 2;
+      ++n;
+    }
+  }
+  c.mean_abs = sum / n;
+  c.share_within_2 = double(close) / n;
+  return c;
+}
+
+/// Count of pixels with alpha 0 and 255.
+std::pair<std::size_t, std::size_t> alpha_counts(const Image& img) {
+  std::size_t clear = 0, opaque = 0;
+  if (img.bands < 4) return {0, 0};
+  for (auto a : img.band[3]) {
+    clear += a == 0;
+    opaque += a == 255;
+  }
+  return {clear, opaque};
+}
+
+// ---------------------------------------------------------------------------
+// Raster tiles
+// ---------------------------------------------------------------------------
+
+TEST(RasterTiles, MatchWhatGdalwarpProducesForTheSameBoundsFromTheSameSource) {
+  TempDir dir;
+  const std::string landsat = raster_file("L7_ETMs.tif");
+  // The reference shows the same bands (red, green, blue = 3, 2, 1).
+  const std::string vrt = dir.file("rgb.vrt");
+  ASSERT_EQ(std::system(("gdal_translate -q -of VRT -b 3 -b 2 -b 1 '" + landsat + "' '" + vrt + "'").c_str()), 0);
+  ServerProcess server(dir.file("s.gpkg"), {"--raster", "landsat=" + landsat + "?bands=3,2,1"});
+  HttpClient c(server.port());
+  // Olinda, Brazil: the image's centre, at a zoom near its native 30 m, one
+  // coarser (reads more pixels per tile) and one finer (upsampled), 256 and 512 px.
+  for (const auto& [z, size] : std::vector<std::pair<int, int>>{{13, 256}, {11, 256}, {15, 256}, {13, 512}}) {
+    const TileId t = tile_of(-34.87, -8.0, z);
+    const std::string path = "/tiles/landsat/" + t.to_string() + (size == 512 ? "@2x" : "") + ".png";
+    const HttpResponse r = c.get(path);
+    ASSERT_EQ(r.status, 200) << path << ": " << r.body;
+    EXPECT_EQ(r.content_type, "image/png");
+    const Image got = decode(r.body, "png");
+    ASSERT_EQ(got.width, size);
+    ASSERT_EQ(got.bands, 4);
+    const Image want = decode(gdalwarp_tile(vrt, t, size, dir.path().string()), "tif");
+    const Comparison cmp = compare(got, want);
+    EXPECT_LT(cmp.mean_abs, 0.5) << path;
+    EXPECT_GT(cmp.share_within_2, 0.995) << path;
+    const auto [clear, opaque] = alpha_counts(got);
+    EXPECT_GT(opaque, 0u) << path << " shows nothing";
+  }
+  // JPEG and WebP of the same tile decode to the same picture (lossy).
+  const TileId t = tile_of(-34.87, -8.0, 13);
+  const Image png = decode(c.get(tile_path("landsat", t, "png")).body, "png");
+  for (const char* ext : {"jpg", "webp"}) {
+    const HttpResponse r = c.get(tile_path("landsat", t, ext));
+    ASSERT_EQ(r.status, 200) << ext;
+    const Image lossy = decode(r.body, ext);
+    ASSERT_EQ(lossy.width, 256) << ext;
+    ASSERT_GE(lossy.bands, 3) << ext;
+    double sum = 0;
+    for (int b = 0; b < 3; ++b) {
+      for (std::size_t i = 0; i < png.band[b].size(); ++i) sum += std::abs(int(png.band[b][i]) - int(lossy.band[b][i]));
+    }
+    EXPECT_LT(sum / (3.0 * png.band[0].size()), 6.0) << ext;
+  }
+}
+
+TEST(RasterTiles, NonByteSourcesInAnyCrsAreScaledAndTransparentWhereTheyHaveNoData) {
+  TempDir dir;
+  ServerProcess server(dir.file("s.gpkg"),
+                       {"--raster", "elev=" + raster_file("elev.tif"), "--raster", "meuse=" + raster_file("meuse.tif")});
+  HttpClient c(server.port());
+  // Luxembourg (Int16, EPSG:4326) and the Meuse near Stein (Float32, EPSG:28992): tiles
+  // on the data's edge have both opaque data and transparent no-data.
+  for (const auto& [name, lon, lat, z] : std::vector<std::tuple<std::string, double, double, int>>{
+           {"elev", 6.0, 49.75, 9}, {"meuse", 5.74, 50.98, 13}}) {
+    const TileId t = tile_of(lon, lat, z);
+    const HttpResponse r = c.get(tile_path(name, t, "png"));
+    ASSERT_EQ(r.status, 200) << name << ": " << r.body;
+    const Image img = decode(r.body, "png");
+    ASSERT_EQ(img.bands, 4) << name;
+    const auto [clear, opaque] = alpha_counts(img);
+    EXPECT_GT(clear, 100u) << name;
+    EXPECT_GT(opaque, 100u) << name;
+    std::set<int> values;
+    for (std::size_t i = 0; i < img.band[0].size(); ++i) {
+      if (img.band[3][i] == 255) values.insert(img.band[0][i]);
+    }
+    EXPECT_GT(values.size(), 10u) << name << ": the data should span many grey levels";
+  }
+  // Far from the data: fully transparent.
+  const Image empty = decode(c.get(tile_path("elev", tile_of(116.5, 35.4, 9), "png")).body, "png");
+  EXPECT_EQ(alpha_counts(empty).first, 256u * 256u);
+}
+
+TEST(RasterTiles, TheDemoBasemapIsDrawnFromTheGridsAndListed) {
+  TempDir dir;
+  ServerProcess server(dir.file("s.gpkg"), {"--demo"});
+  HttpClient c(server.port());
+  const Json list = body_json(c.get("/tiles"));
+  std::set<std::string> names;
+  for (const auto& s : list["sources"]) names.insert(s["name"].get<std::string>());
+  EXPECT_TRUE(names.count("demo"));
+  EXPECT_TRUE(names.count("gridd"));
+  const Image inside = decode(c.get(tile_path("demo", tile_of(116.58, 35.41, 12), "png")).body, "png");
+  EXPECT_EQ(alpha_counts(inside).second, 256u * 256u) << "the district centre is land";
+  const Image outside = decode(c.get(tile_path("demo", tile_of(100.0, 30.0, 12), "png")).body, "png");
+  EXPECT_EQ(alpha_counts(outside).first, 256u * 256u);
+  // The basemap file has overviews (gridd builds them).
+  GDALDatasetUniquePtr ds(GDALDataset::Open(dir.file("demo-basemap.tif").c_str(), GDAL_OF_RASTER));
+  ASSERT_TRUE(ds);
+  EXPECT_GE(ds->GetRasterBand(1)->GetOverviewCount(), 3);
+}
+
+TEST(RasterTiles, BrokenSourcesAreUnhealthyAnd503WhileTheOthersKeepServing) {
+  TempDir dir;
+  const std::string corrupt = dir.file("corrupt.tif");
+  {
+    std::ofstream out(corrupt, std::ios::binary);
+    out << "II*\0 this is not a TIFF at all";
+  }
+  ServerProcess server(dir.file("s.gpkg"), {"--raster", "missing=" + dir.file("nowhere.tif"), "--raster",
+                                            "corrupt=" + corrupt, "--raster", "elev=" + raster_file("elev.tif")});
+  HttpClient c(server.port());
+  const Json health = body_json(c.get("/healthz"));
+  EXPECT_EQ(health["status"], "degraded");
+  std::map<std::string, Json> by_name;
+  for (const auto& s : health["tile_sources"]) by_name[s["name"].get<std::string>()] = s;
+  EXPECT_EQ(by_name["missing"]["healthy"], false);
+  EXPECT_TRUE(by_name["missing"]["reason"].is_string());
+  EXPECT_EQ(by_name["corrupt"]["healthy"], false);
+  EXPECT_EQ(by_name["elev"]["healthy"], true);
+  for (const char* name : {"missing", "corrupt"}) {
+    // 503 with the JSON error body naming the source and the reason.
+    const HttpResponse r = c.get(std::string("/tiles/") + name + "/1/1/1.png");
+    EXPECT_EQ(r.status, 503) << r.body;
+    const Json j = body_json(r);
+    EXPECT_EQ(j["code"], "source_unhealthy") << r.body;
+    EXPECT_EQ(j["field"], "source");
+    EXPECT_NE(j["message"].get<std::string>().find(name), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(c.get(tile_path("elev", tile_of(6.0, 49.75, 9), "png")).status, 200);
+  EXPECT_TRUE(server.alive());
+}
+
+// ---------------------------------------------------------------------------
+// Vector tiles
+// ---------------------------------------------------------------------------
+
+constexpr double X0 = 116.50, Y0 = 35.40, U = 0.01;
+
+Json grid(const std::string& code, const std::string& level, const std::string& parent, double a, double b, double cc,
+          double d) {
+  Json f = grid_feature(code, level, parent, X0 + a * U, Y0 + b * U, X0 + cc * U, Y0 + d * U);
+  f["properties"]["people"] = Json::array({Json{{"name", "worker " + code}, {"role", "grid_worker"}, {"phone", "1"}}});
+  return f;
+}
+
+/// Two separate districts: A around (116.50..116.54, 35.40..35.42) and B one degree east.
+void make_cities(HttpClient& c) {
+  post_created(c, "/grids",
+               collection({grid("A", "district", "", 0, 0, 4, 2), grid("A1", "grid", "A", 0, 0, 2, 2),
+                           grid("A2", "grid", "A", 2, 0, 4, 2), grid("B", "district", "", 100, 0, 104, 2),
+                           grid("B1", "grid", "B", 100, 0, 104, 2)}));
+  post_created(c, "/stations", station_feature("Station A", "grid_station", X0 + 1 * U, Y0 + 1 * U));
+}
+
+/// Layers of an MVT tile decoded by GDAL: layer -> features' attributes.
+std::map<std::string, std::vector<std::map<std::string, std::string>>> decode_mvt(const std::string& bytes,
+                                                                                 const TileId& t,
+                                                                                 std::map<std::string, OGRwkbGeometryType>* types = nullptr) {
+  static int counter = 0;
+  const std::string name = "/vsimem/tile_" + std::to_string(++counter) + ".mvt";
+  VSILFILE* f = VSIFileFromMemBuffer(name.c_str(), reinterpret_cast<GByte*>(const_cast<char*>(bytes.data())),
+                                     static_cast<vsi_l_offset>(bytes.size()), FALSE);
+  if (f) VSIFCloseL(f);
+  std::map<std::string, std::vector<std::map<std::string, std::string>>> out;
+  const std::string z = "Z=" + std::to_string(t.z), x = "X=" + std::to_string(t.x), y = "Y=" + std::to_string(t.y);
+  const char* drivers[] = {"MVT", nullptr};
+  const char* open_options[] = {z.c_str(), x.c_str(), y.c_str(), nullptr};
+  {
+    GDALDatasetUniquePtr ds(GDALDataset::Open(name.c_str(), GDAL_OF_VECTOR, drivers, open_options, nullptr));
+    EXPECT_TRUE(ds) << "GDAL's MVT driver cannot read the tile " << t.to_string();
+    if (ds) {
+      for (auto* layer : ds->GetLayers()) {
+        auto& features = out[layer->GetName()];
+        for (auto& feature : *layer) {
+          std::map<std::string, std::string> attrs;
+          for (int i = 0; i < feature->GetFieldCount(); ++i) {
+            if (feature->IsFieldSetAndNotNull(i)) attrs[feature->GetFieldDefnRef(i)->GetNameRef()] = feature->GetFieldAsString(i);
+          }
+          if (const OGRGeometry* g = feature->GetGeometryRef()) {
+            attrs["@type"] = OGRGeometryTypeToName(wkbFlatten(g->getGeometryType()));
+            OGREnvelope env;
+            g->getEnvelope(&env);
+            attrs["@minx"] = std::to_string(env.MinX);
+            attrs["@maxx"] = std::to_string(env.MaxX);
+          }
+          features.push_back(std::move(attrs));
+          if (types && feature->GetGeometryRef()) (*types)[layer->GetName()] = wkbFlatten(feature->GetGeometryRef()->getGeometryType());
+        }
+      }
+    }
+  }
+  VSIUnlink(name.c_str());
+  return out;
+}
+
+std::set<std::string> values_of(const std::vector<std::map<std::string, std::string>>& features, const std::string& key) {
+  std::set<std::string> out;
+  for (const auto& f : features) {
+    if (auto it = f.find(key); it != f.end()) out.insert(it->second);
+  }
+  return out;
+}
+
+class VectorTiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server = std::make_unique<ServerProcess>(dir.file("city.gpkg"));
+    client = std::make_unique<HttpClient>(server->port());
+    make_cities(*client);
+  }
+  HttpResponse tile(const std::string& source, const TileId& t) { return client->get(tile_path(source, t, "mvt")); }
+  TempDir dir;
+  std::unique_ptr<ServerProcess> server;
+  std::unique_ptr<HttpClient> client;
+};
+
+TEST_F(VectorTiles, DecodeWithGdalAndCarryTheAttributesAMapNeeds) {
+  // Four incidents inside the tile below (three left of the A1/A2 line, one right).
+  const TileId t = tile_of(X0 + 2 * U, Y0 + 1 * U, 14);
+  const auto tb = spatial::tile_bounds_lonlat(t);
+  for (double f : {0.1, 0.15, 0.2, 0.9}) {
+    const double lon = tb.minx + f * (tb.maxx - tb.minx);
+    const Json body{{"category", "roof_leak"}, {"lon", lon}, {"lat", (tb.miny + tb.maxy) / 2}};
+    ASSERT_EQ(client->post("/incidents", body.dump()).status, 201);
+  }
+  const HttpResponse r = tile("gridd", t);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/vnd.mapbox-vector-tile");
+  std::map<std::string, OGRwkbGeometryType> types;
+  auto layers = decode_mvt(r.body, t, &types);
+  ASSERT_TRUE(layers.count("grids_grid")) << "layers: " << layers.size();
+  EXPECT_EQ(values_of(layers["grids_grid"], "code"), (std::set<std::string>{"A1", "A2"}));
+  EXPECT_EQ(values_of(layers["grids_grid"], "worker"), (std::set<std::string>{"worker A1", "worker A2"}));
+  EXPECT_EQ(values_of(layers["grids_district"], "code"), (std::set<std::string>{"A"}));
+  EXPECT_EQ(types["grids_grid"], wkbPolygon);
+  EXPECT_EQ(values_of(layers["grid_labels"], "code").count("A1"), 1u);
+  EXPECT_EQ(values_of(layers["stations"], "kind"), (std::set<std::string>{"grid_station"}));
+  EXPECT_EQ(types["stations"], wkbPoint);
+  // Incidents one by one at this zoom, with status and colour.
+  ASSERT_EQ(layers["incidents"].size(), 4u);
+  EXPECT_EQ(values_of(layers["incidents"], "status"), (std::set<std::string>{"reported"}));
+  EXPECT_EQ(values_of(layers["incidents"], "colour"), (std::set<std::string>{"none"}));
+  EXPECT_EQ(values_of(layers["incidents"], "category"), (std::set<std::string>{"roof_leak"}));
+  // The georeferenced polygon of A1 lies where A1 is (EPSG:3857 metres).
+  for (const auto& f : layers["grids_grid"]) {
+    if (f.at("code") != "A1") continue;
+    double mx0 = 0, my = 0, mx1 = 0;
+    spatial::lonlat_to_mercator(X0, Y0, mx0, my);
+    spatial::lonlat_to_mercator(X0 + 2 * U, Y0, mx1, my);
+    EXPECT_NEAR(std::stod(f.at("@minx")), mx0, 30.0);
+    EXPECT_NEAR(std::stod(f.at("@maxx")), mx1, 30.0);
+  }
+  // Aggregated below zoom 14: one cluster point per cell, counts add up.
+  const TileId low = tile_of(X0 + 2 * U, Y0 + 1 * U, 9);
+  auto agg = decode_mvt(tile("incidents", low).body, low);
+  ASSERT_FALSE(agg["incidents"].empty());
+  long total = 0;
+  for (const auto& f : agg["incidents"]) total += std::stol(f.at("count"));
+  EXPECT_EQ(total, 4);
+  EXPECT_LT(agg["incidents"].size(), 4u + 1);
+  // Per-source tiles hold only their layers; levels start at their zoom.
+  auto only_stations = decode_mvt(tile("stations", t).body, t);
+  EXPECT_EQ(only_stations.size(), 1u);
+  const TileId z5 = tile_of(X0, Y0, 5);
+  auto coarse = decode_mvt(tile("grids", z5).body, z5);
+  EXPECT_TRUE(coarse.count("grids_district"));
+  EXPECT_FALSE(coarse.count("grids_grid")) << "grid level is drawn from zoom 13";
+}
+
+TEST_F(VectorTiles, AnEditInvalidatesExactlyTheTilesItTouchesAtEveryZoom) {
+  // Zoom 13 (the first with grid-level polygons) and 16.
+  const TileId a12 = tile_of(X0 + 1 * U, Y0 + 1 * U, 13), a16 = tile_of(X0 + 1 * U, Y0 + 1 * U, 16);
+  const TileId b14 = tile_of(X0 + 102 * U, Y0 + 1 * U, 14);
+  std::map<std::string, std::string> etags;
+  for (const auto& t : {a12, a16, b14}) {
+    const HttpResponse first = tile("gridd", t);
+    ASSERT_EQ(first.status, 200);
+    EXPECT_EQ(first.header("X-Tile-Cache"), "miss");
+    const HttpResponse again = tile("gridd", t);
+    EXPECT_EQ(again.header("X-Tile-Cache"), "hit") << t.to_string();
+    EXPECT_EQ(again.header("ETag"), first.header("ETag"));
+    etags[t.to_string()] = first.header("ETag");
+  }
+  // Shrink A1: the A tiles change at every zoom, B's tile stays cached.
+  const Json a1 = body_json(client->get("/grids?code=A1"))["features"][0];
+  Json moved = grid("A1", "grid", "A", 0, 0, 1.5, 2);
+  ASSERT_EQ(client->put("/grids/" + std::to_string(a1["id"].get<std::int64_t>()), moved.dump()).status, 200);
+  for (const auto& t : {a12, a16}) {
+    const HttpResponse r = tile("gridd", t);
+    EXPECT_EQ(r.header("X-Tile-Cache"), "miss") << t.to_string();
+    EXPECT_NE(r.header("ETag"), etags[t.to_string()]) << t.to_string() << " is stale";
+  }
+  EXPECT_EQ(tile("gridd", b14).header("X-Tile-Cache"), "hit") << "an edit far away must not evict this tile";
+  // The new geometry is what the tile shows.
+  auto layers = decode_mvt(tile("grids", a16).body, a16);
+  ASSERT_TRUE(layers.count("grids_grid"));
+
+  // A new incident evicts the incident tiles around it, not B's.
+  const std::string before = tile("incidents", a16).header("ETag");
+  EXPECT_EQ(tile("incidents", b14).header("X-Tile-Cache"), "miss");
+  EXPECT_EQ(tile("incidents", b14).header("X-Tile-Cache"), "hit");
+  const Json body{{"category", "roof_leak"}, {"lon", X0 + 1 * U}, {"lat", Y0 + 1 * U}};
+  ASSERT_EQ(client->post("/incidents", body.dump()).status, 201);
+  const HttpResponse after = tile("incidents", a16);
+  EXPECT_EQ(after.header("X-Tile-Cache"), "miss");
+  EXPECT_NE(after.header("ETag"), before);
+  EXPECT_EQ(tile("incidents", b14).header("X-Tile-Cache"), "hit");
+  // A station edit touches the stations layer only where it is.
+  EXPECT_EQ(tile("gridd", b14).header("X-Tile-Cache"), "hit");
+  post_created(*client, "/stations", station_feature("Station B", "service_center", X0 + 102 * U, Y0 + 1 * U));
+  EXPECT_EQ(tile("gridd", b14).header("X-Tile-Cache"), "miss");
+  auto b_layers = decode_mvt(tile("gridd", b14).body, b14);
+  EXPECT_EQ(values_of(b_layers["stations"], "name"), (std::set<std::string>{"Station B"}));
+}
+
+TEST_F(VectorTiles, ConditionalRequestsAnswer304) {
+  const TileId t = tile_of(X0 + 1 * U, Y0 + 1 * U, 14);
+  const HttpResponse r = tile("grids", t);
+  const std::string etag = r.header("ETag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(r.header("Cache-Control"), "no-cache");
+  RawSocket s(server->port());
+  ASSERT_TRUE(s.send_all("GET " + tile_path("grids", t, "mvt") + " HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + etag +
+                         "\r\nConnection: close\r\n\r\n"));
+  const std::string res = s.read_all();
+  EXPECT_EQ(raw_status(res), 304) << res;
+}
+
+TEST_F(VectorTiles, TileJsonDescribesEverySource) {
+  const Json tj = body_json(client->get("/tiles/gridd.json"));
+  EXPECT_EQ(tj["tilejson"], "3.0.0");
+  ASSERT_EQ(tj["tiles"].size(), 1u);
+  const std::string url = tj["tiles"][0].get<std::string>();
+  EXPECT_NE(url.find("http://"), std::string::npos) << url;
+  EXPECT_NE(url.find("/tiles/gridd/{z}/{x}/{y}.mvt"), std::string::npos) << url;
+  std::set<std::string> ids;
+  for (const auto& l : tj["vector_layers"]) ids.insert(l["id"].get<std::string>());
+  for (const char* want : {"grids_district", "grids_grid", "grid_labels", "stations", "incidents"}) {
+    EXPECT_TRUE(ids.count(want)) << want;
+  }
+  EXPECT_LT(tj["bounds"][0].get<double>(), X0 + 0.001);
+  EXPECT_GT(tj["bounds"][2].get<double>(), X0 + 100 * U);
+  const Json list = body_json(client->get("/tiles"));
+  for (const auto& s : list["sources"]) {
+    EXPECT_EQ(client->get("/tiles/" + s["name"].get<std::string>() + ".json").status, 200) << s.dump();
+  }
+  const Json composite = body_json(client->get("/tiles/grids,stations.json"));
+  EXPECT_EQ(composite["vector_layers"].size(), 7u);
+}
+
+TEST_F(VectorTiles, BadTileRequestsAre4xx) {
+  expect_error(client->get("/tiles/gridd/25/0/0.mvt"), 400, "invalid_tile", "z");
+  expect_error(client->get("/tiles/gridd/3/8/0.mvt"), 400, "invalid_tile", "x");
+  expect_error(client->get("/tiles/gridd/3/0/-1.mvt"), 400, "invalid_tile", "y");
+  expect_error(client->get("/tiles/gridd/a/0/0.mvt"), 400, "invalid_tile", "z");
+  expect_error(client->get("/tiles/nope/1/0/0.mvt"), 404, "unknown_tile_source", "source");
+  expect_error(client->get("/tiles/grids,nope/1/0/0.mvt"), 404, "unknown_tile_source", "source");
+  expect_error(client->get("/tiles/gridd/1/0/0.png"), 400, "unsupported_format", "format");
+  expect_error(client->get("/tiles/gridd/1/0/0"), 400, "unsupported_format", "format");
+  expect_error(client->get("/tiles/nope.json"), 404, "unknown_tile_source");
+  expect_error(client->get("/tiles/gridd/99999999999/0/0.mvt"), 400, "invalid_tile", "z");
+  expect_healthy(*server);
+}
+
+}  // namespace
+}  // namespace gridd::http_test
