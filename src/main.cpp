@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <thread>
 #include <unistd.h>
 
 #include "gridd/core/error.hpp"
@@ -113,6 +115,8 @@ int main(int argc, char** argv) {
                     "A raster tile source NAME=PATH[?bands=3,2,1&title=..&attribution=..&resampling=..] "
                     "(any GDAL raster, any CRS; repeatable)");
   serve->add_option("--tile-cache-mb", tile_cache_mb, "Memory for cached tiles, in MiB")->capture_default_str();
+  std::string tile_cache_dir;
+  serve->add_option("--tile-cache-dir", tile_cache_dir, "Also keep raster tiles in this directory (see gridd seed)");
 
   // import -----------------------------------------------------------------
   auto* imp = app.add_subcommand("import", "Import grids or stations from any OGR source into the store");
@@ -145,6 +149,21 @@ int main(int argc, char** argv) {
   exp->add_option("--output,-o", exp_output, "Output file (.gpkg, .geojson, .shp, .kml, .csv, .fgb, ...)")->required();
   exp->add_option("--format", exp_opts.format, "OGR driver name (default: from the extension)");
   exp->add_option("--crs", exp_opts.crs, "Target CRS (default WGS84; gcj02 and bd09 accepted)");
+
+  // seed --------------------------------------------------------------------
+  auto* seed = app.add_subcommand("seed", "Pre-render the raster tiles of a box and zoom range into --tile-cache-dir");
+  std::string seed_store = "gridd.gpkg", seed_source, seed_bbox, seed_zoom = "0-14", seed_dir, seed_format = "png";
+  std::vector<std::string> seed_rasters;
+  unsigned seed_threads = 0;
+  seed->add_option("--store", seed_store, "The store (its demo basemap, demo-basemap.tif, is the source 'demo')")
+      ->capture_default_str();
+  seed->add_option("--raster", seed_rasters, "A raster source NAME=PATH[?...] as for serve (repeatable)");
+  seed->add_option("--source", seed_source, "The raster source to render")->required();
+  seed->add_option("--bbox", seed_bbox, "minlon,minlat,maxlon,maxlat (default: the source's bounds)");
+  seed->add_option("--zoom", seed_zoom, "MIN-MAX zoom levels")->capture_default_str();
+  seed->add_option("--tile-cache-dir", seed_dir, "Where the tiles go (serve with the same --tile-cache-dir)")->required();
+  seed->add_option("--format", seed_format, "png, jpg or webp")->capture_default_str();
+  seed->add_option("--threads", seed_threads, "Rendering threads (0: one per core)")->capture_default_str();
 
   // overviews ---------------------------------------------------------------
   auto* ovr = app.add_subcommand("overviews", "Build overviews of a raster tile source in place (like gdaladdo)");
@@ -192,6 +211,7 @@ int main(int argc, char** argv) {
       }
       service::TileOptions tile_options;
       tile_options.cache_bytes = tile_cache_mb << 20;
+      tile_options.disk_cache_dir = tile_cache_dir;
       service::TileService tiles(catalog, &incidents, std::move(rasters), tile_options);
       api::Api api(catalog, {}, &incidents, &tiles);
       http::ServerOptions so;
@@ -222,6 +242,51 @@ int main(int argc, char** argv) {
                                                isatty(2) ? progress_bar("reading " + imp_what) : service::Progress{});
       std::cout << "imported " << imp_what << ": " << report.read << " read, " << report.created << " created, "
                 << report.updated << " updated" << std::endl;
+      return 0;
+    }
+    if (*seed) {
+      auto store = storage::open_store(seed_store);
+      service::Catalog catalog(std::move(store));
+      std::vector<service::RasterSourceConfig> rasters;
+      for (const auto& spec : seed_rasters) rasters.push_back(service::parse_raster_source(spec));
+      const auto basemap = std::filesystem::absolute(seed_store).parent_path() / "demo-basemap.tif";
+      if (seed_source == "demo" && std::filesystem::exists(basemap) &&
+          std::none_of(rasters.begin(), rasters.end(), [](const auto& r) { return r.name == "demo"; })) {
+        rasters.push_back(service::parse_raster_source("demo=" + basemap.string()));
+      }
+      service::TileOptions o;
+      o.disk_cache_dir = seed_dir;
+      o.cache_bytes = 1 << 20;  // the disk is the cache here
+      service::TileService tiles(catalog, nullptr, std::move(rasters), o);
+      const service::TileSourceInfo info = tiles.source(seed_source);
+      if (info.kind != "raster") {
+        throw_invalid("not_a_raster_source", "only raster tiles are seeded: vector tiles show live data", "source");
+      }
+      if (!info.healthy) throw Error(ErrorKind::unavailable, "source_unhealthy", info.reason, "source");
+      spatial::Envelope box = info.bounds;
+      if (!seed_bbox.empty()) {
+        double v[4];
+        if (std::sscanf(seed_bbox.c_str(), "%lf,%lf,%lf,%lf", &v[0], &v[1], &v[2], &v[3]) != 4 || v[0] > v[2] ||
+            v[1] > v[3]) {
+          throw_invalid("invalid_bbox", "--bbox is minlon,minlat,maxlon,maxlat", "bbox");
+        }
+        box = {v[0], v[1], v[2], v[3]};
+      }
+      int zmin = 0, zmax = 0;
+      if (std::sscanf(seed_zoom.c_str(), "%d-%d", &zmin, &zmax) != 2) {
+        if (std::sscanf(seed_zoom.c_str(), "%d", &zmin) != 1) throw_invalid("invalid_zoom_range", "--zoom is MIN-MAX", "zoom");
+        zmax = zmin;
+      }
+      const unsigned n = seed_threads ? seed_threads : std::max(1u, std::thread::hardware_concurrency());
+      auto bar = progress_bar("seeding " + seed_source);
+      std::mutex bar_mutex;
+      const auto done = tiles.seed(seed_source, box, zmin, zmax, seed_format, n, [&](std::uint64_t d, std::uint64_t t) {
+        if (!isatty(2) || (d % 64 != 0 && d != t)) return;
+        std::lock_guard lock(bar_mutex);
+        bar(d, t);
+      });
+      std::cout << "seeded " << done << " tiles of " << seed_source << " (zoom " << zmin << "-" << zmax << ") into "
+                << seed_dir << std::endl;
       return 0;
     }
     if (*ovr) {

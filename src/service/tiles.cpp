@@ -10,6 +10,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 #include <unordered_map>
 
 #include "gridd/core/error.hpp"
@@ -140,6 +143,7 @@ struct TileService::Raster {
   Envelope bounds{-180, -85.0511287798066, 180, 85.0511287798066};
   int maxzoom = 18;
   std::vector<std::string> prepare_args;  // gdal_translate args to a VRT (bands, scaling); empty: none
+  std::string signature;                  // of the file and how it is shown (disk cache directory)
 
   /// The thread's dataset to warp from.
   GDALDataset* dataset() const {
@@ -312,6 +316,15 @@ TileService::TileService(Catalog& catalog, IncidentService* incidents, std::vect
           }
         }
         r->healthy = true;
+        // Signature: path, size, modification time and the display options.
+        std::error_code ec;
+        std::string sig = r->config.path + "|" + r->config.resampling;
+        if (auto size = std::filesystem::file_size(r->config.path, ec); !ec) sig += "|" + std::to_string(size);
+        if (auto mtime = std::filesystem::last_write_time(r->config.path, ec); !ec) {
+          sig += "|" + std::to_string(mtime.time_since_epoch().count());
+        }
+        for (const auto& a : r->prepare_args) sig += "|" + a;
+        r->signature = fnv_etag(sig).substr(1, 16);
       }
     }
     m_rasters.push_back(std::move(r));
@@ -419,6 +432,55 @@ TileAnswer TileService::tile(const std::string& name, const TileId& t, const std
   return vector_tile(layers, t);
 }
 
+std::uint64_t TileService::seed(const std::string& name, const Envelope& bbox, int minzoom, int maxzoom,
+                                const std::string& format, unsigned threads,
+                                const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  const TileSourceInfo info = source(name);
+  if (minzoom < 0 || maxzoom < minzoom || maxzoom > spatial::k_max_tile_zoom) {
+    throw_invalid("invalid_zoom_range", "zooms must satisfy 0 <= min <= max <= 24", "zoom");
+  }
+  std::vector<spatial::TileRange> ranges;
+  std::uint64_t total = 0;
+  for (int z = minzoom; z <= maxzoom; ++z) {
+    ranges.push_back(spatial::tiles_covering(bbox, z));
+    total += ranges.back().count();
+  }
+  if (total > 50'000'000) throw_invalid("too_many_tiles", std::to_string(total) + " tiles: narrow the box or the zooms", "zoom");
+  std::atomic<std::uint64_t> next{0}, done{0};
+  std::atomic<bool> failed{false};
+  std::string failure;
+  std::mutex failure_mutex;
+  auto worker = [&] {
+    for (;;) {
+      const std::uint64_t i = next++;
+      if (i >= total || failed) return;
+      std::uint64_t k = i;
+      for (const auto& r : ranges) {
+        if (k < r.count()) {
+          const std::uint64_t w = r.maxx - r.minx + 1;
+          spatial::TileId t{r.z, static_cast<std::uint32_t>(r.minx + k % w), static_cast<std::uint32_t>(r.miny + k / w)};
+          try {
+            (void)tile(name, t, format.empty() ? (info.kind == "raster" ? "png" : "mvt") : format);
+          } catch (const std::exception& e) {
+            std::lock_guard lock(failure_mutex);
+            failure = e.what();
+            failed = true;
+          }
+          break;
+        }
+        k -= r.count();
+      }
+      const std::uint64_t d = ++done;
+      if (progress) progress(d, total);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned i = 0; i < std::max(1u, threads); ++i) pool.emplace_back(worker);
+  for (auto& th : pool) th.join();
+  if (failed) throw Error(ErrorKind::unavailable, "seed_failed", "seeding stopped: " + failure, "source");
+  return done;
+}
+
 // ---------------------------------------------------------------------------
 // Raster tiles
 // ---------------------------------------------------------------------------
@@ -427,6 +489,30 @@ TileAnswer TileService::raster_tile(const Raster& r, const TileId& t, const std:
   const std::string key = "r:" + r.config.name + "/" + t.to_string() + "@" + std::to_string(size) + "." + format;
   if (auto hit = m_cache.get(key)) return TileAnswer{hit->body, hit->content_type, hit->etag, 3600, true};
   const std::uint64_t generation = m_cache.generation();
+  const std::string type = format == "png" ? "image/png" : format == "jpg" ? "image/jpeg" : "image/webp";
+
+  // The disk cache: raster sources are files, so a tile stays valid while
+  // the source file (and how it is shown) is unchanged: the directory name
+  // carries a signature of both.
+  std::string disk_path;
+  if (!m_options.disk_cache_dir.empty()) {
+    disk_path = m_options.disk_cache_dir + "/" + r.config.name + "-" + r.signature + "/" + std::to_string(t.z) + "/" +
+                std::to_string(t.x) + "/" + std::to_string(t.y) + (size == 512 ? "@2x." : ".") + format;
+    std::ifstream in(disk_path, std::ios::binary);
+    if (in) {
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (!bytes.empty()) {
+        CachedTile c;
+        c.body = std::make_shared<const std::string>(std::move(bytes));
+        c.content_type = type;
+        c.etag = fnv_etag(*c.body);
+        c.bounds = spatial::tile_bounds_lonlat(t);
+        c.kinds = tile_raster;
+        m_cache.put(key, c, generation);
+        return TileAnswer{c.body, c.content_type, c.etag, 3600, true};
+      }
+    }
+  }
 
   const Envelope m = spatial::tile_bounds_mercator(t);
   GDALDataset* src = r.dataset();
@@ -443,10 +529,8 @@ TileAnswer TileService::raster_tile(const Raster& r, const TileId& t, const std:
                 "raster source '" + r.config.name + "' failed to render: " + CPLGetLastErrorMsg(), "source");
   }
   std::string body;
-  std::string type;
   {
     const char* driver = format == "png" ? "PNG" : format == "jpg" ? "JPEG" : "WEBP";
-    type = format == "png" ? "image/png" : format == "jpg" ? "image/jpeg" : "image/webp";
     GDALDriver* drv = GetGDALDriverManager()->GetDriverByName(driver);
     if (!drv) throw_invalid("unsupported_format", std::string("this GDAL has no ") + driver + " driver", "format");
     VsiMem out(format == "png" ? ".png" : format == "jpg" ? ".jpg" : ".webp");
@@ -474,6 +558,19 @@ TileAnswer TileService::raster_tile(const Raster& r, const TileId& t, const std:
   c.bounds = spatial::tile_bounds_lonlat(t);
   c.kinds = tile_raster;
   m_cache.put(key, c, generation);
+  if (!disk_path.empty()) {
+    // Write beside and rename: a reader never sees half a tile.
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(disk_path).parent_path(), ec);
+    static std::atomic<std::uint64_t> counter{0};
+    const std::string tmp = disk_path + ".tmp" + std::to_string(++counter);
+    {
+      std::ofstream out(tmp, std::ios::binary);
+      out.write(c.body->data(), static_cast<std::streamsize>(c.body->size()));
+    }
+    std::filesystem::rename(tmp, disk_path, ec);
+    if (ec) std::filesystem::remove(tmp, ec);
+  }
   return TileAnswer{c.body, c.content_type, c.etag, 3600, false};
 }
 

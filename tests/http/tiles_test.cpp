@@ -270,6 +270,72 @@ TEST(RasterTiles, BrokenSourcesAreUnhealthyAnd503WhileTheOthersKeepServing) {
   EXPECT_TRUE(server.alive());
 }
 
+TEST(RasterTiles, WmtsWorksInGdalsWmtsClientAndKvpMatchesRest) {
+  TempDir dir;
+  ServerProcess server(dir.file("s.gpkg"), {"--demo"});
+  HttpClient c(server.port());
+  const HttpResponse caps = c.get("/wmts/1.0.0/WMTSCapabilities.xml");
+  ASSERT_EQ(caps.status, 200);
+  EXPECT_NE(caps.body.find("<ows:Identifier>demo</ows:Identifier>"), std::string::npos);
+  EXPECT_NE(caps.body.find("GoogleMapsCompatible"), std::string::npos);
+  // GDAL's WMTS driver reads the capabilities and fetches tiles through them.
+  const std::string url = "WMTS:http://127.0.0.1:" + std::to_string(server.port()) +
+                          "/wmts/1.0.0/WMTSCapabilities.xml,layer=demo";
+  const std::string out = dir.file("wmts.tif");
+  double mx0 = 0, my0 = 0, mx1 = 0, my1 = 0;
+  spatial::lonlat_to_mercator(116.55, 35.38, mx0, my0);
+  spatial::lonlat_to_mercator(116.60, 35.43, mx1, my1);
+  const std::string cmd = "gdal_translate -q -outsize 256 256 -projwin " + num(mx0) + " " + num(my1) + " " + num(mx1) +
+                          " " + num(my0) + " '" + url + "' '" + out + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const Image img = decode(read_file(out), "tif");
+  ASSERT_EQ(img.width, 256);
+  EXPECT_EQ(alpha_counts(img).second, 256u * 256u) << "the district centre is opaque land";
+  // KVP GetTile answers the same bytes as the REST template.
+  const TileId t = tile_of(116.58, 35.41, 12);
+  const HttpResponse rest = c.get(tile_path("demo", t, "png"));
+  const HttpResponse kvp = c.get("/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=demo&STYLE=default&"
+                                 "TILEMATRIXSET=WebMercatorQuad&TILEMATRIX=12&TILEROW=" + std::to_string(t.y) +
+                                 "&TILECOL=" + std::to_string(t.x) + "&FORMAT=image/png");
+  ASSERT_EQ(kvp.status, 200) << kvp.body;
+  EXPECT_EQ(kvp.body, rest.body);
+  expect_error(c.get("/wmts?REQUEST=GetTile&LAYER=demo&TILEMATRIX=12&TILEROW=0&TILECOL=0&FORMAT=image/bmp"), 400,
+               "unsupported_format", "FORMAT");
+  expect_error(c.get("/wmts?REQUEST=GetMap"), 400, "invalid_request", "REQUEST");
+}
+
+TEST(RasterTiles, SeedFillsTheDiskCacheThatServeThenReads) {
+  TempDir dir;
+  const std::string elev = raster_file("elev.tif");
+  const std::string cache = dir.file("tilecache");
+  const std::string cmd = std::string(GRIDD_BINARY) + " seed --store '" + dir.file("s.gpkg") + "' --raster 'elev=" +
+                          elev + "' --source elev --zoom 5-8 --tile-cache-dir '" + cache + "' > '" +
+                          dir.file("seed.log") + "' 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(dir.file("seed.log"));
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(cache)) files += e.is_regular_file();
+  ServerProcess server(dir.file("s.gpkg"), {"--raster", "elev=" + elev, "--tile-cache-dir", cache});
+  HttpClient c(server.port());
+  const Json src = body_json(c.get("/tiles/elev.json"));
+  spatial::Envelope b{src["bounds"][0].get<double>(), src["bounds"][1].get<double>(), src["bounds"][2].get<double>(),
+                      src["bounds"][3].get<double>()};
+  std::size_t expected = 0;
+  for (int z = 5; z <= 8; ++z) expected += spatial::tiles_covering(b, z).count();
+  EXPECT_EQ(files, expected);
+  EXPECT_NE(read_file(dir.file("seed.log")).find("seeded " + std::to_string(expected) + " tiles"), std::string::npos);
+  // The first request of a seeded tile comes from the disk.
+  const TileId t = tile_of(6.0, 49.75, 8);
+  const HttpResponse r = c.get(tile_path("elev", t, "png"));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("X-Tile-Cache"), "hit");
+  const Image img = decode(r.body, "png");
+  EXPECT_GT(alpha_counts(img).second, 100u);
+  // Vector sources are not seeded (they show live data).
+  const std::string vec = std::string(GRIDD_BINARY) + " seed --store '" + dir.file("s.gpkg") +
+                          "' --source grids --zoom 1 --tile-cache-dir '" + cache + "' > /dev/null 2>&1";
+  EXPECT_NE(std::system(vec.c_str()), 0);
+}
+
 // ---------------------------------------------------------------------------
 // Vector tiles
 // ---------------------------------------------------------------------------
@@ -486,6 +552,33 @@ TEST_F(VectorTiles, TileJsonDescribesEverySource) {
   }
   const Json composite = body_json(client->get("/tiles/grids,stations.json"));
   EXPECT_EQ(composite["vector_layers"].size(), 7u);
+}
+
+TEST_F(VectorTiles, OgcApiTilesPathsServeTheSameTiles) {
+  const Json sets = body_json(client->get("/tileMatrixSets"));
+  ASSERT_EQ(sets["tileMatrixSets"].size(), 1u);
+  EXPECT_EQ(sets["tileMatrixSets"][0]["id"], "WebMercatorQuad");
+  const Json tms = body_json(client->get("/tileMatrixSets/WebMercatorQuad"));
+  ASSERT_EQ(tms["tileMatrices"].size(), 25u);
+  EXPECT_EQ(tms["tileMatrices"][3]["matrixWidth"], 8);
+  EXPECT_NEAR(tms["tileMatrices"][0]["scaleDenominator"].get<double>(), 559082264.0287178, 1e-3);
+  const Json ts = body_json(client->get("/collections/grids/tiles"));
+  ASSERT_EQ(ts["tilesets"].size(), 1u);
+  EXPECT_EQ(ts["tilesets"][0]["dataType"], "vector");
+  bool templated = false;
+  for (const auto& l : ts["tilesets"][0]["links"]) {
+    if (l["rel"] == "item") templated = l["href"].get<std::string>().find("{tileMatrix}/{tileRow}/{tileCol}") != std::string::npos;
+  }
+  EXPECT_TRUE(templated);
+  const TileId t = tile_of(X0 + 1 * U, Y0 + 1 * U, 14);
+  const HttpResponse ogc = client->get("/collections/grids/tiles/WebMercatorQuad/14/" + std::to_string(t.y) + "/" +
+                                       std::to_string(t.x));
+  ASSERT_EQ(ogc.status, 200) << ogc.body;
+  EXPECT_EQ(ogc.content_type, "application/vnd.mapbox-vector-tile");
+  EXPECT_EQ(ogc.body, tile("grids", t).body);
+  expect_error(client->get("/collections/grids/tiles/WorldCRS84Quad/1/0/0"), 404, "unknown_tile_matrix_set");
+  expect_error(client->get("/collections/grids/map/tiles"), 404, "no_such_tileset");
+  expect_error(client->get("/tileMatrixSets/Other"), 404, "unknown_tile_matrix_set");
 }
 
 TEST_F(VectorTiles, BadTileRequestsAre4xx) {

@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,6 +44,9 @@ struct TileOptions {
   std::uint32_t extent = 4096;
   double buffer = 64.0 / 4096.0;  ///< clip buffer as a fraction of the tile
   int max_vector_zoom = 22;
+  /// Raster tiles are also kept in this directory when set (`gridd seed`
+  /// fills it); vector tiles show live data and stay in memory.
+  std::string disk_cache_dir;
 };
 
 /// What GET /tiles lists.
@@ -89,6 +93,13 @@ class TileService {
   TileAnswer tile(const std::string& source, const spatial::TileId& tile, const std::string& format, int size = 256);
 
   [[nodiscard]] TileCacheStats cache_stats() const { return m_cache.stats(); }
+
+  /// Render every tile of `source` in a lon/lat box for zooms minzoom..maxzoom
+  /// with `threads` threads (into the caches). `progress(done, total)` is
+  /// called from the workers. @returns the number of tiles rendered.
+  std::uint64_t seed(const std::string& source, const spatial::Envelope& bbox, int minzoom, int maxzoom,
+                     const std::string& format, unsigned threads,
+                     const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
   /// The tiles of a change, for tests and `gridd seed`: evict what `areas` touch.
   std::size_t invalidate(unsigned kinds, const std::vector<spatial::Envelope>& areas) {
     return m_cache.invalidate(kinds, areas);
