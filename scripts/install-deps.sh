@@ -26,3 +26,17 @@ fi
 
 # Share the compiler cache between build directories.
 command -v ccache >/dev/null && ccache --set-config=hash_dir=false >/dev/null 2>&1 || true
+
+# The web map's libraries (MapLibre GL JS, Chart.js) come from npm and are
+# served by gridd from web/node_modules (no CDN).
+if ! command -v npm >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  command -v node >/dev/null || $sudo_cmd apt-get install -y -qq --no-install-recommends nodejs
+  command -v npm >/dev/null || $sudo_cmd apt-get install -y -qq --no-install-recommends npm
+fi
+repo=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -f "$repo/web/node_modules/.package-lock.json" ] || [ "$repo/web/package-lock.json" -nt "$repo/web/node_modules/.package-lock.json" ]; then
+  npm ci --prefix "$repo/web" --no-audit --no-fund --loglevel=error
+fi
