@@ -2,6 +2,7 @@
 // Plain ES modules served by gridd; no bundler, no CDN.
 import * as maplibregl from '/web/node_modules/maplibre-gl/dist/maplibre-gl.mjs';
 import { t, language, setLanguage, applyStatic } from '/web/i18n.js';
+import { renderDashboard } from '/web/dashboard.js';
 
 const COLOURS = { on_track: '#2e7d32', near_due: '#f9a825', due_today: '#ef6c00', overdue: '#c62828', none: '#607d8b' };
 const COLOUR_ORDER = ['overdue', 'due_today', 'near_due', 'on_track', 'none'];
@@ -184,6 +185,43 @@ function highlight(ids) {
 function showView(name) {
   document.querySelectorAll('.views button').forEach((b) => b.classList.toggle('active', b.dataset.view === name));
   document.querySelectorAll('#panel section').forEach((s) => s.classList.toggle('active', s.dataset.panel === name));
+  const dashboard = name === 'dashboard';
+  document.getElementById('dashboard').hidden = !dashboard;
+  document.getElementById('map').hidden = dashboard;
+  if (dashboard) {
+    state.dashboard = null;
+    renderDashboard(dashboardContext()).then((r) => { state.dashboard = r; }).catch((e) => toast(e.message));
+  } else if (state.map) {
+    state.map.resize();
+  }
+}
+
+function dashboardContext() {
+  return {
+    api, colours: COLOURS, colourOrder: COLOUR_ORDER, categoryName,
+    onCategory: (code) => { showView('viewer'); document.getElementById('f-category').value = code; applyFilters(); },
+    onColour: (colour) => {
+      showView('viewer');
+      document.querySelectorAll('#f-colours input').forEach((i) => { i.checked = i.value === colour; });
+      applyFilters();
+    },
+    onDay: (day) => {
+      showView('viewer');
+      document.getElementById('f-from').value = day;
+      const next = new Date(`${day}T00:00:00Z`);
+      next.setUTCDate(next.getUTCDate() + 1);
+      document.getElementById('f-to').value = next.toISOString().slice(0, 10);
+      applyFilters();
+    },
+    onGrid: async (id) => {
+      showView('viewer');
+      const g = await api(`/grids/${id}`);
+      highlight([id]);
+      const ring = g.geometry.coordinates.flat(2);
+      const xs = ring.map((p) => p[0]), ys = ring.map((p) => p[1]);
+      state.map.fitBounds([[Math.min(...xs), Math.min(...ys)], [Math.max(...xs), Math.max(...ys)]], { padding: 40 });
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------

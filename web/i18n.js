@@ -1,7 +1,11 @@
 // Chinese (zh-CN) by default, English switchable; the choice is remembered.
 const dict = {
   zh: {
-    title: '网格化管理', 'view.viewer': '地图', 'view.dispatch': '调度', filters: '筛选', category: '类别', status: '状态',
+    title: '网格化管理', 'view.viewer': '地图', 'view.dispatch': '调度', 'view.dashboard': '统计',
+    'chart.daily': '每日受理与办结', 'chart.colours': '未办结事件时限', 'chart.categories': '未办结事件类别',
+    'chart.communities': '各社区按时办结率与满意度', 'chart.hint': '点击图表可在地图上筛选。', received: '受理', closed: '办结',
+    'on_time_rate': '按时办结率', 'avg_satisfaction': '平均满意度', 'total.received': '受理总数', 'total.open': '未办结',
+    'total.overdue': '超时', 'total.on_time_rate': '按时办结率', filters: '筛选', category: '类别', status: '状态',
     colour: '时限', from: '起', to: '止', all: '全部', none: '无', choropleth: '分级设色', statistic: '指标',
     'stat.open': '未办结', 'stat.received': '受理量', 'stat.overdue': '超时', 'stat.on_time_rate': '按时办结率',
     locate: '定位', go: '定位', 'hint.click': '在地图上点击，或输入坐标。', live: '实时事件',
@@ -22,7 +26,11 @@ const dict = {
     'kind.opinion_point': '民意收集点', 'kind.volunteer_station': '志愿服务站', 'kind.veterans_station': '退役军人服务站',
   },
   en: {
-    title: 'Grid governance', 'view.viewer': 'Map', 'view.dispatch': 'Dispatch', filters: 'Filters', category: 'Category',
+    title: 'Grid governance', 'view.viewer': 'Map', 'view.dispatch': 'Dispatch', 'view.dashboard': 'Dashboard',
+    'chart.daily': 'Received and closed per day', 'chart.colours': 'Open incidents by deadline', 'chart.categories': 'Open incidents by category',
+    'chart.communities': 'On-time rate and satisfaction per community', 'chart.hint': 'Click a chart to filter the map.', received: 'Received', closed: 'Closed',
+    'on_time_rate': 'On-time rate', 'avg_satisfaction': 'Satisfaction', 'total.received': 'Received', 'total.open': 'Open',
+    'total.overdue': 'Overdue', 'total.on_time_rate': 'On-time rate', filters: 'Filters', category: 'Category',
     status: 'Status', colour: 'Deadline', from: 'From', to: 'To', all: 'All', none: 'None', choropleth: 'Choropleth',
     statistic: 'Statistic', 'stat.open': 'Open', 'stat.received': 'Received', 'stat.overdue': 'Overdue',
     'stat.on_time_rate': 'On-time rate', locate: 'Locate', go: 'Go', 'hint.click': 'Click the map or type coordinates.',

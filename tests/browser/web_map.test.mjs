@@ -223,6 +223,36 @@ test('filters narrow the incidents shown and English can be chosen', async () =>
   assert.deepEqual(problems, []);
 });
 
+test('the dashboard charts the numbers and a click on a chart filters the map', async () => {
+  const items = [['parking_disorder', 116.58, 35.41], ['parking_disorder', 116.59, 35.40], ['heating_failure', 116.57, 35.42]]
+    .map(([category, lon, lat]) => ({ category, lon, lat, channel: 'patrol' }));
+  await api('/incidents', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ items }) });
+  const page = await openPage();
+  await page.click('button[data-view=dashboard]');
+  await page.waitForFunction(() => window.gridd.dashboard, null, { timeout: 30000 });
+  const summary = await page.evaluate(() => window.gridd.dashboard);
+  assert.ok(summary.days >= 1, 'no day in the daily chart');
+  assert.ok(summary.categories >= 1, 'no category in the category chart');
+  const open = summary.colours.reduce((a, b) => a + b, 0);
+  const stats = await api('/incidents/stats?group=channel');
+  assert.equal(open, stats.total.open, 'the colour chart does not add up to the open incidents');
+  assert.match(await page.locator('#totals').innerText(), /受理总数/);
+  await page.screenshot({ path: path.join(output, 'dashboard.png') });
+  // Click the first bar of the category chart: the map shows that category only.
+  const target = await page.evaluate(() => {
+    const chart = window.griddCharts['chart-categories'];
+    const bar = chart.getDatasetMeta(0).data[0];
+    const rect = chart.canvas.getBoundingClientRect();
+    return { x: rect.left + (bar.x + bar.base) / 2, y: rect.top + bar.y, label: chart.data.labels[0] };
+  });
+  await page.mouse.click(target.x, target.y);
+  await page.waitForFunction(() => !document.getElementById('map').hidden && document.getElementById('f-category').value !== '');
+  const chosen = await page.locator('#f-category').inputValue();
+  assert.ok(chosen.length > 0);
+  await page.close();
+  assert.deepEqual(problems, []);
+});
+
 test('on a tablet the panel sits under the map', async () => {
   const page = await openPage({ width: 800, height: 1100 });
   const map = await page.locator('#map').boundingBox();

@@ -285,7 +285,7 @@ TEST(RasterTiles, WmtsWorksInGdalsWmtsClientAndKvpMatchesRest) {
   double mx0 = 0, my0 = 0, mx1 = 0, my1 = 0;
   spatial::lonlat_to_mercator(116.55, 35.38, mx0, my0);
   spatial::lonlat_to_mercator(116.60, 35.43, mx1, my1);
-  const std::string cmd = "gdal_translate -q -outsize 256 256 -projwin " + num(mx0) + " " + num(my1) + " " + num(mx1) +
+  const std::string cmd = "gdal_translate -q --config GDAL_DEFAULT_WMS_CACHE_PATH '" + dir.file("wmscache") + "' -outsize 256 256 -projwin " + num(mx0) + " " + num(my1) + " " + num(mx1) +
                           " " + num(my0) + " '" + url + "' '" + out + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   const Image img = decode(read_file(out), "tif");
