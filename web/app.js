@@ -10,6 +10,10 @@ const KIND_COLOURS = {
   grid_station: '#1565c0', service_center: '#6a1b9a', mediation_room: '#00838f',
   opinion_point: '#ad1457', volunteer_station: '#2e7d32', veterans_station: '#5d4037',
 };
+// One character on a coloured disc per station kind, drawn at start (no sprite file needed).
+const KIND_GLYPHS = {
+  grid_station: '网', service_center: '服', mediation_room: '调', opinion_point: '民', volunteer_station: '志', veterans_station: '军',
+};
 const LEVELS = ['district', 'street', 'community', 'grid', 'micro_grid'];
 const LEVEL_MINZOOM = { district: 0, street: 9, community: 12, grid: 13, micro_grid: 15 };
 const LEVEL_LINE = {
@@ -130,10 +134,9 @@ function buildStyle(tiles) {
         'text-max-width': 8 },
       paint: { 'text-color': '#263238', 'text-halo-color': '#ffffff', 'text-halo-width': 1.4 } });
   }
-  layers.push({ id: 'stations', type: 'circle', source: 'gridd', 'source-layer': 'stations', minzoom: 10,
-    paint: { 'circle-radius': ['interpolate', ['linear'], ['zoom'], 10, 3, 16, 7],
-      'circle-color': ['match', ['get', 'kind'], ...Object.entries(KIND_COLOURS).flat(), '#455a64'],
-      'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5 } });
+  layers.push({ id: 'stations', type: 'symbol', source: 'gridd', 'source-layer': 'stations', minzoom: 10,
+    layout: { 'icon-image': ['concat', 'station-', ['get', 'kind']], 'icon-size': ['interpolate', ['linear'], ['zoom'], 10, 0.45, 16, 0.9],
+      'icon-allow-overlap': true } });
   layers.push({ id: 'station-labels', type: 'symbol', source: 'gridd', 'source-layer': 'stations', minzoom: 14,
     layout: { 'text-field': ['get', 'name'], 'text-size': 11, 'text-offset': [0, 1.1], 'text-anchor': 'top', 'text-font': ['Noto Sans CJK SC Regular'] },
     paint: { 'text-color': '#37474f', 'text-halo-color': '#fff', 'text-halo-width': 1.2 } });
@@ -458,7 +461,7 @@ function renderLegend() {
     el('div', {}, el('strong', {}, t('colour'))),
     ...COLOUR_ORDER.map((c) => el('div', {}, dot(c), t(`colour.${c}`))),
     el('div', {}, el('strong', {}, t('station.kind'))),
-    ...Object.entries(KIND_COLOURS).map(([k, c]) => el('div', {}, el('span', { class: 'dot', style: `background:${c}` }), t(`kind.${k}`))),
+    ...Object.entries(KIND_COLOURS).map(([k, c]) => el('div', {}, el('span', { class: 'kind', style: `background:${c}` }, KIND_GLYPHS[k]), t(`kind.${k}`))),
     el('div', {}, el('strong', {}, t('grids'))),
     ...LEVELS.map((l) => el('div', {}, el('span', { style: `display:inline-block;width:1.2rem;border-top:${LEVEL_LINE[l][1] + 0.5}px solid ${LEVEL_LINE[l][0]};vertical-align:middle;margin-right:.3rem` }), t(`level.${l}`))));
 }
@@ -507,6 +510,25 @@ async function main() {
     attributionControl: { compact: true },
   });
   state.map = map;
+  map.setMissingStyleImageResolver((id) => {
+    // Station icons: drawn once on a canvas (unknown kinds get a grey disc).
+    if (!id.startsWith('station-') || map.hasImage(id)) return;
+    const kind = id.slice(8);
+    const size = 48;
+    const c = document.createElement('canvas');
+    c.width = c.height = size;
+    const g = c.getContext('2d');
+    g.fillStyle = '#fff';
+    g.beginPath(); g.arc(size / 2, size / 2, size / 2 - 1, 0, Math.PI * 2); g.fill();
+    g.fillStyle = KIND_COLOURS[kind] || '#455a64';
+    g.beginPath(); g.arc(size / 2, size / 2, size / 2 - 4, 0, Math.PI * 2); g.fill();
+    g.fillStyle = '#fff';
+    g.font = `bold ${size * 0.5}px "Noto Sans CJK SC", sans-serif`;
+    g.textAlign = 'center';
+    g.textBaseline = 'middle';
+    g.fillText(KIND_GLYPHS[kind] || '站', size / 2, size / 2 + 1);
+    map.addImage(id, g.getImageData(0, 0, size, size), { pixelRatio: 2 });
+  });
   map.addControl(new maplibregl.NavigationControl(), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
   map.on('click', (e) => {

@@ -81,6 +81,22 @@ int dimension(const GEOSGeometry* g) {
   }
 }
 
+/// Every point of a point, multipoint or collection, in order.
+void collect_points(const GEOSGeometry* g, std::vector<Pt>& out) {
+  GEOSContextHandle_t h = spatial::geos();
+  if (GEOSisEmpty_r(h, g) == 1) return;
+  if (GEOSGeomTypeId_r(h, g) == GEOS_POINT) {
+    const auto p = points_of(GEOSGeom_getCoordSeq_r(h, g));
+    if (!p.empty()) out.push_back(p.front());
+    return;
+  }
+  const int n = GEOSGetNumGeometries_r(h, g);
+  for (int i = 0; i < n; ++i) {
+    const GEOSGeometry* part = GEOSGetGeometryN_r(h, g, i);
+    if (part != g) collect_points(part, out);
+  }
+}
+
 /// Encode the parts of dimension `dim`; returns whether anything was written.
 bool encode(const GEOSGeometry* g, int dim, Encoder& enc) {
   GEOSContextHandle_t h = spatial::geos();
@@ -132,14 +148,12 @@ bool encode(const GEOSGeometry* g, int dim, Encoder& enc) {
       return wrote;
     }
     default: {
-      // Multi-part and collections: MultiPoint packs its points in one MoveTo.
+      // Multi-part and collections: all the points of a feature go in one
+      // MoveTo (MVT 2.1, 4.3.4.2).
       const int n = GEOSGetNumGeometries_r(h, g);
-      if (type == GEOS_MULTIPOINT && dim == 0) {
+      if (dim == 0) {
         std::vector<Pt> pts;
-        for (int i = 0; i < n; ++i) {
-          const auto p = points_of(GEOSGeom_getCoordSeq_r(h, GEOSGetGeometryN_r(h, g, i)));
-          if (!p.empty()) pts.push_back(p.front());
-        }
+        collect_points(g, pts);
         if (pts.empty()) return false;
         enc.cmds.push_back(command(1, static_cast<std::uint32_t>(pts.size())));
         for (const auto& p : pts) enc.delta(p);
@@ -181,6 +195,7 @@ bool LayerBuilder::add(std::uint64_t id, const GEOSGeometry* geometry, const Pro
     tags.reserve(properties.size() * 2);
     for (const auto& [k, v] : properties) {
       if (const auto* s = std::get_if<std::string>(&v); s && s->empty()) continue;  // omit empty strings
+      if (const auto* d = std::get_if<double>(&v); d && !std::isfinite(*d)) continue;  // no NaN/inf in tiles
       tags.push_back(key_index(k));
       tags.push_back(value_index(v));
     }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -192,13 +193,12 @@ RasterSourceConfig parse_raster_source(const std::string& spec) {
       const std::string k = kv.substr(0, e), v = e == std::string::npos ? "" : kv.substr(e + 1);
       if (k == "bands") {
         for (const auto& b : split(v, ',')) {
-          try {
-            const int n = std::stoi(b);
-            if (n < 1 || n > 64) throw std::out_of_range(b);
-            c.bands.push_back(n);
-          } catch (const std::exception&) {
+          int n = 0;
+          auto [ptr, ec] = std::from_chars(b.data(), b.data() + b.size(), n);
+          if (b.empty() || ec != std::errc() || ptr != b.data() + b.size() || n < 1 || n > 64) {
             throw_invalid("invalid_raster_source", "bands must be 1-based band numbers, got '" + v + "'", "raster");
           }
+          c.bands.push_back(n);
         }
         if (c.bands.size() != 1 && c.bands.size() != 3) {
           throw_invalid("invalid_raster_source", "bands takes one (gray) or three (red, green, blue) bands", "raster");
@@ -330,25 +330,31 @@ TileService::TileService(Catalog& catalog, IncidentService* incidents, std::vect
     m_rasters.push_back(std::move(r));
   }
   // Exact invalidation: every change of the catalog or of an incident.
-  m_catalog.add_change_listener([this](const std::vector<Envelope>& grids, const std::vector<Envelope>& stations) {
+  m_catalog_listener = m_catalog.add_change_listener([this](const std::vector<Envelope>& grids, const std::vector<Envelope>& stations) {
     if (!grids.empty()) m_cache.invalidate(tile_grids, grids);
     if (!stations.empty()) m_cache.invalidate(tile_stations, stations);
   });
   if (m_incidents) {
-    m_incidents->add_change_listener([this](const std::vector<Envelope>& positions) {
+    m_incident_listener = m_incidents->add_change_listener([this](const std::vector<Envelope>& positions) {
       m_cache.invalidate(tile_incidents, positions);
     });
   }
 }
 
-TileService::~TileService() = default;
+TileService::~TileService() {
+  m_catalog.remove_change_listener(m_catalog_listener);
+  if (m_incidents) m_incidents->remove_change_listener(m_incident_listener);
+}
 
 // ---------------------------------------------------------------------------
 // Sources
 // ---------------------------------------------------------------------------
 
 std::vector<std::string> TileService::vector_layers(const std::string& name) const {
-  std::vector<std::string> parts = name == "gridd" ? std::vector<std::string>{"grids", "stations", "incidents"} : split(name, ',');
+  // "gridd" is every vector layer this server has (incidents only with an incident service).
+  std::vector<std::string> parts = name == "gridd" ? (m_incidents ? std::vector<std::string>{"grids", "stations", "incidents"}
+                                                                  : std::vector<std::string>{"grids", "stations"})
+                                                   : split(name, ',');
   std::vector<std::string> out;
   for (const auto& p : parts) {
     bool known = false;

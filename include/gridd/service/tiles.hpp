@@ -117,6 +117,8 @@ class TileService {
   TileOptions m_options;
   std::vector<std::unique_ptr<Raster>> m_rasters;
   TileCache m_cache;
+  std::uint64_t m_catalog_listener = 0;
+  std::uint64_t m_incident_listener = 0;
 };
 
 }  // namespace gridd::service
