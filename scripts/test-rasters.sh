@@ -9,6 +9,7 @@
 set -euo pipefail
 dir=${1:?usage: test-rasters.sh DIR}
 mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
 want=(L7_ETMs.tif elev.tif meuse.tif)
 have=1
 for f in "${want[@]}"; do [ -s "$dir/$f" ] || have=0; done

@@ -321,6 +321,12 @@ Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService
     return [this, fn](const Request&, const PathParams& p) { return (this->*fn)(p); };
   };
   m_router.add("GET", "/healthz", [this](const Request&, const PathParams&) { return healthz(); });
+  m_router.add("GET", "/openapi.json", [](const Request&, const PathParams&) {
+    Response r;
+    r.content_type = "application/vnd.oai.openapi+json;version=3.0";
+    r.body = std::string(openapi_json());
+    return r;
+  });
   m_router.add("GET", "/grids", bind0(&Api::list_grids));
   m_router.add("POST", "/grids", bind0(&Api::create_grids));
   m_router.add("GET", "/grids/{id}", bind1(&Api::get_grid));

@@ -81,6 +81,16 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
   m_routes.push_back({std::move(method), split_path(pattern), std::move(handler)});
 }
 
+std::vector<std::pair<std::string, std::string>> Router::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Route& r : m_routes) {
+    std::string pattern;
+    for (const auto& s : r.segments) pattern += "/" + s;
+    out.emplace_back(r.method, pattern.empty() ? "/" : pattern);
+  }
+  return out;
+}
+
 Response Router::handle(const Request& request) const {
   const std::vector<std::string> segments = split_path(request.path);
   std::set<std::string> allowed;

@@ -270,6 +270,16 @@ TileService::TileService(Catalog& catalog, IncidentService* incidents, std::vect
         } else {
           // Gray shows as RGB so every format (JPEG, WebP) can carry it.
           std::vector<int> shown = bands.size() == 1 ? std::vector<int>{bands[0], bands[0], bands[0]} : bands;
+          // The source's alpha band rides along as the last band (the warper
+          // takes a last alpha band as the source alpha); nodata stays on the
+          // bands. Either keeps the source's overviews usable, which a
+          // separate mask (-mask) would not.
+          const int mask_flags = ds->GetRasterBand(bands[0])->GetMaskFlags();
+          int alpha_band = 0;
+          for (int b = 1; b <= nb; ++b) {
+            if (ds->GetRasterBand(b)->GetColorInterpretation() == GCI_AlphaBand) alpha_band = b;
+          }
+          if ((mask_flags & GMF_ALPHA) && alpha_band > 0) shown.push_back(alpha_band);
           for (int b : shown) args.insert(args.end(), {"-b", std::to_string(b)});
           const GDALDataType type = ds->GetRasterBand(bands[0])->GetRasterDataType();
           if (type != GDT_Byte) {
@@ -278,8 +288,8 @@ TileService::TileService(Catalog& catalog, IncidentService* incidents, std::vect
             if (!(mm[1] > mm[0])) mm[1] = mm[0] + 1;
             args.insert(args.end(), {"-ot", "Byte", "-scale", num(mm[0]), num(mm[1]), "1", "255"});
           }
-          // A mask (nodata, alpha) becomes the warped alpha.
-          if (ds->GetRasterBand(bands[0])->GetMaskFlags() != GMF_ALL_VALID) {
+          // Any other mask (a .msk file) is carried as a mask band.
+          if (mask_flags != GMF_ALL_VALID && !(mask_flags & GMF_NODATA) && !((mask_flags & GMF_ALPHA) && alpha_band > 0)) {
             args.insert(args.end(), {"-mask", std::to_string(bands[0])});
           }
         }

@@ -34,6 +34,8 @@ class Api {
   /// @throws Error for a bad request.
   [[nodiscard]] std::unique_ptr<FeedStream> open_feed(const Request& request) const;
   [[nodiscard]] service::IncidentService* incidents() const noexcept { return m_incidents; }
+  /// Every route (method, pattern); the live feed is served by the http layer.
+  [[nodiscard]] std::vector<std::pair<std::string, std::string>> routes() const { return m_router.routes(); }
 
  private:
   Response list_grids(const Request& r) const;

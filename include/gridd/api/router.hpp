@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gridd/api/types.hpp"
@@ -21,6 +22,9 @@ class Router {
   /// Route and run; gridd::Error and unexpected exceptions become JSON errors.
   [[nodiscard]] Response handle(const Request& request) const;
 
+  /// Every route as (method, pattern), in the order added.
+  [[nodiscard]] std::vector<std::pair<std::string, std::string>> routes() const;
+
  private:
   struct Route {
     std::string method;
@@ -29,6 +33,9 @@ class Router {
   };
   std::vector<Route> m_routes;
 };
+
+/// The OpenAPI 3 document of the whole HTTP API (src/api/openapi.json).
+std::string_view openapi_json();
 
 /// The JSON error body {code, message, field} with the status of the kind.
 Response error_response(int status, const std::string& code, const std::string& message,
