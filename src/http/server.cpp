@@ -65,7 +65,8 @@ std::string mime_type(const std::string& path) {
 }
 
 /// A static file from web_root, or nullopt when the path is not one.
-std::optional<api::Response> static_file(const std::string& web_root, const std::string& path) {
+std::optional<api::Response> static_file(const std::string& web_root, const std::string& path,
+                                         const std::string* if_none_match) {
   if (web_root.empty()) return std::nullopt;
   std::string rel;
   if (path == "/" || path == "/index.html") {
@@ -79,14 +80,31 @@ std::optional<api::Response> static_file(const std::string& web_root, const std:
   const std::filesystem::path full = std::filesystem::path(web_root) / rel;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(full, ec)) return std::nullopt;
-  std::ifstream in(full, std::ios::binary);
+  // Confined to web/: a symbolic link may not lead outside it.
+  const auto root = std::filesystem::canonical(web_root, ec);
+  if (ec) return std::nullopt;
+  const auto real = std::filesystem::canonical(full, ec);
+  if (ec) return std::nullopt;
+  const std::string root_text = root.string() + "/";
+  if (real.string().compare(0, root_text.size(), root_text) != 0) return std::nullopt;
+  // A weak validator from size and modification time.
+  const auto size = std::filesystem::file_size(real, ec);
+  const auto mtime = std::filesystem::last_write_time(real, ec).time_since_epoch().count();
+  const std::string etag = "W/\"" + std::to_string(size) + "-" + std::to_string(mtime) + "\"";
+  api::Response r;
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.headers.emplace_back("ETag", etag);
+  if (if_none_match && *if_none_match == etag) {
+    r.status = 304;
+    r.content_type.clear();
+    return r;
+  }
+  std::ifstream in(real, std::ios::binary);
   if (!in) return std::nullopt;
   std::ostringstream buf;
   buf << in.rdbuf();
-  api::Response r;
-  r.content_type = mime_type(full.string());
+  r.content_type = mime_type(real.string());
   r.body = buf.str();
-  r.headers.emplace_back("Cache-Control", "no-cache");
   return r;
 }
 
@@ -188,7 +206,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       std::optional<api::Response> file;
       if (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) {
-        file = static_file(m_options.web_root, r.path);
+        file = static_file(m_options.web_root, r.path, r.header("if-none-match"));
       }
       res = file ? std::move(*file) : m_api.handle(r);
     }
