@@ -331,7 +331,7 @@ class Session : public std::enable_shared_from_this<Session> {
     h += ' ';
     const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
     h.append(reason.data(), reason.size());
-    h += "\r\nServer: gridd\r\nAccess-Control-Allow-Origin: *\r\nX-Request-Id: ";
+    h += "\r\nServer: gridd\r\nAccess-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: ETag, Location, X-Request-Id, X-Tile-Cache\r\nX-Request-Id: ";
     h += request_id;
     if (!res.content_type.empty()) {
       h += "\r\nContent-Type: ";
