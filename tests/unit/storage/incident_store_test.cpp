@@ -9,6 +9,8 @@
 #include <ogrsf_frmts.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -1278,6 +1280,76 @@ TEST(IncidentStore, SurvivesReopeningAndOpensInGdal) {
   OGRLayer* attachments = ds->GetLayerByName("incident_attachments");
   ASSERT_NE(attachments, nullptr);
   EXPECT_EQ(attachments->GetFeatureCount(TRUE), 1);
+}
+
+}  // namespace
+}  // namespace gridd::storage
+
+// ---------------------------------------------------------------------------
+// Group commit: concurrent writers share transactions; a failing writer is
+// undone alone.
+// ---------------------------------------------------------------------------
+
+namespace gridd::storage {
+namespace {
+
+TEST(IncidentStoreGroupCommit, ConcurrentWritersAllLandAndAFailingOneIsUndoneAlone) {
+  test::TempDir dir;
+  GpkgStore store(dir.file("s.gpkg"));
+  IncidentStore& incidents = store.incidents();
+  std::vector<Incident> seed{make_incident(0)};
+  std::vector<IncidentEvent> seed_events{first_event(seed[0])};
+  incidents.insert(seed, seed_events);
+
+  constexpr int threads = 8, per_thread = 40;
+  std::vector<std::vector<std::int64_t>> ids(threads);
+  std::atomic<int> stale{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int k = 0; k < per_thread; ++k) {
+        if (t % 4 == 3 && k % 5 == 0) {
+          // A stale update in the same batches: refused, writes nothing.
+          Incident next = seed[0];
+          next.status = S::registered;
+          next.version = 99;
+          IncidentEvent e = first_event(next);
+          e.action = "register";
+          try {
+            incidents.update(next, 42, e);
+          } catch (const Error& err) {
+            if (err.code() == "stale_version") ++stale;
+          }
+          continue;
+        }
+        std::vector<Incident> one{make_incident(t * 1000 + k)};
+        std::vector<IncidentEvent> ev{first_event(one[0])};
+        incidents.insert(one, ev);
+        ids[t].push_back(one[0].id);
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  std::set<std::int64_t> all;
+  std::size_t inserted = 0;
+  for (const auto& v : ids) {
+    inserted += v.size();
+    all.insert(v.begin(), v.end());
+  }
+  EXPECT_EQ(all.size(), inserted) << "ids must be unique";
+  EXPECT_EQ(stale.load(), 2 * (per_thread / 5));
+  ColourClock clock{iso(utc(2026, 11, 21)), iso(utc(2026, 11, 21, 16))};
+  EXPECT_EQ(incidents.count(IncidentFilter{}, clock), static_cast<std::int64_t>(inserted + 1));
+  for (auto id : all) {
+    auto got = incidents.get(id);
+    ASSERT_TRUE(got) << id;
+    EXPECT_EQ(incidents.history(id).size(), 1u) << id;
+  }
+  // The stale updates left the seed untouched.
+  const auto untouched = incidents.get(seed[0].id);
+  ASSERT_TRUE(untouched);
+  EXPECT_EQ(untouched->version, 1);
+  EXPECT_EQ(incidents.history(seed[0].id).size(), 1u);
 }
 
 }  // namespace
