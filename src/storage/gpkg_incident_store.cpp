@@ -139,9 +139,6 @@ DbPtr open_connection(const std::string& path) {
   sqlite3_busy_timeout(db.get(), k_busy_timeout_ms);
   exec(db.get(), "PRAGMA journal_mode=WAL");
   exec(db.get(), "PRAGMA synchronous=FULL");
-  // The GeoPackage R-tree triggers make SQLite keep a statement journal:
-  // keep it in memory, not in a temporary file per batch.
-  exec(db.get(), "PRAGMA temp_store=MEMORY");
   const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
   sqlite3_create_function_v2(db.get(), "ST_MinX", 1, flags, nullptr, st_bound<0>, nullptr, nullptr, nullptr);
   sqlite3_create_function_v2(db.get(), "ST_MaxX", 1, flags, nullptr, st_bound<1>, nullptr, nullptr, nullptr);
@@ -550,6 +547,13 @@ struct GpkgIncidentStore::Impl {
       sqlite3* db = writer.get();
       Transaction tx(db);
       bool any = false;
+      if (batch.size() == 1) {
+        // Alone in the transaction: no savepoint needed (a savepoint makes
+        // SQLite journal every page a large batch touches).
+        (*batch.front()->work)(db);
+        tx.commit();
+        return;
+      }
       for (auto* p : batch) {
         exec(db, "SAVEPOINT gridd_piece");
         try {
