@@ -106,7 +106,7 @@ void Catalog::publish_grids(const Snapshot& previous, std::vector<std::shared_pt
                               &grid_id);
   publish(std::make_shared<const Snapshot>(previous.version() + 1, std::move(grids),
                                            std::vector<std::shared_ptr<const StationEntry>>(previous.stations())));
-  if (!changed.empty()) notify(changed, {});
+  if (!changed.empty()) m_listeners.notify(changed, {});
 }
 
 void Catalog::publish_stations(const Snapshot& previous, std::vector<std::shared_ptr<const StationEntry>> stations) {
@@ -117,34 +117,12 @@ void Catalog::publish_stations(const Snapshot& previous, std::vector<std::shared
   publish(std::make_shared<const Snapshot>(previous.version() + 1,
                                            std::vector<std::shared_ptr<const GridEntry>>(previous.grids()),
                                            std::move(stations)));
-  if (!changed.empty()) notify({}, changed);
+  if (!changed.empty()) m_listeners.notify({}, changed);
 }
 
-std::uint64_t Catalog::add_change_listener(ChangeListener listener) {
-  std::lock_guard lock(m_listener_mutex);
-  m_listeners.emplace_back(m_next_listener, std::move(listener));
-  return m_next_listener++;
-}
+std::uint64_t Catalog::add_change_listener(ChangeListener listener) { return m_listeners.add(std::move(listener)); }
 
-void Catalog::remove_change_listener(std::uint64_t token) {
-  std::lock_guard lock(m_listener_mutex);
-  std::erase_if(m_listeners, [&](const auto& l) { return l.first == token; });
-}
-
-void Catalog::notify(const std::vector<spatial::Envelope>& grids, const std::vector<spatial::Envelope>& stations) {
-  std::vector<ChangeListener> listeners;
-  {
-    std::lock_guard lock(m_listener_mutex);
-    for (auto& [token, listener] : m_listeners) listeners.push_back(listener);
-  }
-  for (auto& l : listeners) {
-    try {
-      l(grids, stations);
-    } catch (const std::exception& e) {
-      std::cerr << "catalog change listener failed: " << e.what() << std::endl;
-    }
-  }
-}
+void Catalog::remove_change_listener(std::uint64_t token) { m_listeners.remove(token); }
 
 // ---------------------------------------------------------------------------
 // Grids

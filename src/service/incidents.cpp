@@ -52,44 +52,6 @@ constexpr MediaType k_image_types[] = {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-// FeedHub
-// ---------------------------------------------------------------------------
-
-std::uint64_t FeedHub::subscribe(Listener listener) {
-  std::lock_guard lock(m_mutex);
-  const auto token = m_next++;
-  m_listeners.emplace(token, std::move(listener));
-  return token;
-}
-
-void FeedHub::unsubscribe(std::uint64_t token) {
-  std::lock_guard lock(m_mutex);
-  m_listeners.erase(token);
-}
-
-void FeedHub::publish(std::int64_t last_event_id) {
-  // Call a copy outside the lock: a listener may (un)subscribe, and a
-  // failing listener must not turn a committed write into an error.
-  std::vector<Listener> listeners;
-  {
-    std::lock_guard lock(m_mutex);
-    for (auto& [token, listener] : m_listeners) listeners.push_back(listener);
-  }
-  for (auto& l : listeners) {
-    try {
-      l(last_event_id);
-    } catch (const std::exception& e) {
-      std::cerr << "feed listener failed: " << e.what() << std::endl;
-    }
-  }
-}
-
-std::size_t FeedHub::subscribers() const {
-  std::lock_guard lock(m_mutex);
-  return m_listeners.size();
-}
-
-// ---------------------------------------------------------------------------
 // IncidentService
 // ---------------------------------------------------------------------------
 
@@ -209,7 +171,7 @@ std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs) {
   std::vector<spatial::Envelope> positions;
   positions.reserve(incidents.size());
   for (const auto& i : incidents) positions.push_back({i.lon, i.lat, i.lon, i.lat});
-  notify(positions);
+  m_listeners.notify(positions);
   return incidents;
 }
 
@@ -358,34 +320,8 @@ Incident IncidentService::transition(std::int64_t id, const TransitionInput& in)
   ev.grid_id = inc.grid_id;
   m_store.update(inc, expected, ev);
   m_feed.publish(ev.id);
-  notify({{inc.lon, inc.lat, inc.lon, inc.lat}});
+  m_listeners.notify({{inc.lon, inc.lat, inc.lon, inc.lat}});
   return inc;
-}
-
-std::uint64_t IncidentService::add_change_listener(ChangeListener listener) {
-  std::lock_guard lock(m_listener_mutex);
-  m_listeners.emplace_back(m_next_listener, std::move(listener));
-  return m_next_listener++;
-}
-
-void IncidentService::remove_change_listener(std::uint64_t token) {
-  std::lock_guard lock(m_listener_mutex);
-  std::erase_if(m_listeners, [&](const auto& l) { return l.first == token; });
-}
-
-void IncidentService::notify(const std::vector<spatial::Envelope>& positions) {
-  std::vector<ChangeListener> listeners;
-  {
-    std::lock_guard lock(m_listener_mutex);
-    for (auto& [token, listener] : m_listeners) listeners.push_back(listener);
-  }
-  for (auto& l : listeners) {
-    try {
-      l(positions);
-    } catch (const std::exception& e) {
-      std::cerr << "incident change listener failed: " << e.what() << std::endl;
-    }
-  }
 }
 
 storage::ColourClock IncidentService::clock_at(TimePoint at) const {

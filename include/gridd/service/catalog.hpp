@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gridd/core/listeners.hpp"
 #include "gridd/service/snapshot.hpp"
 #include "gridd/spatial/geos.hpp"
 #include "gridd/storage/store.hpp"
@@ -90,10 +91,7 @@ class Catalog {
   CatalogOptions m_options;
   std::mutex m_write_mutex;  // one writer at a time; readers never take it
   std::shared_ptr<const Snapshot> m_snapshot;  // accessed with std::atomic_load/store
-  std::mutex m_listener_mutex;
-  std::uint64_t m_next_listener = 1;
-  std::vector<std::pair<std::uint64_t, ChangeListener>> m_listeners;
-  void notify(const std::vector<spatial::Envelope>& grids, const std::vector<spatial::Envelope>& stations);
+  Listeners<const std::vector<spatial::Envelope>&, const std::vector<spatial::Envelope>&> m_listeners{"catalog change"};
 };
 
 /// Validate a grid geometry in WGS84: Polygon or MultiPolygon, not empty,

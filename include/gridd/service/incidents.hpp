@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gridd/core/incident.hpp"
+#include "gridd/core/listeners.hpp"
 #include "gridd/core/time.hpp"
 #include "gridd/service/catalog.hpp"
 #include "gridd/service/locate.hpp"
@@ -73,15 +74,13 @@ struct StatsEntry {
 class FeedHub {
  public:
   using Listener = std::function<void(std::int64_t last_event_id)>;
-  std::uint64_t subscribe(Listener listener);
-  void unsubscribe(std::uint64_t token);
-  void publish(std::int64_t last_event_id);
-  [[nodiscard]] std::size_t subscribers() const;
+  std::uint64_t subscribe(Listener listener) { return m_listeners.add(std::move(listener)); }
+  void unsubscribe(std::uint64_t token) { m_listeners.remove(token); }
+  void publish(std::int64_t last_event_id) { m_listeners.notify(last_event_id); }
+  [[nodiscard]] std::size_t subscribers() const { return m_listeners.size(); }
 
  private:
-  mutable std::mutex m_mutex;
-  std::uint64_t m_next = 1;
-  std::map<std::uint64_t, Listener> m_listeners;
+  Listeners<std::int64_t> m_listeners{"feed"};
 };
 
 class IncidentService {
@@ -145,8 +144,8 @@ class IncidentService {
   /// Called after each committed intake or step with the positions of the
   /// incidents it changed (as point envelopes), on the writer's thread.
   using ChangeListener = std::function<void(const std::vector<spatial::Envelope>& positions)>;
-  std::uint64_t add_change_listener(ChangeListener listener);
-  void remove_change_listener(std::uint64_t token);
+  std::uint64_t add_change_listener(ChangeListener listener) { return m_listeners.add(std::move(listener)); }
+  void remove_change_listener(std::uint64_t token) { m_listeners.remove(token); }
 
   /// Resolve a grid given by id or code in the current snapshot.
   /// @throws Error(not_found, "grid_not_found") naming `field`.
@@ -162,10 +161,7 @@ class IncidentService {
   IncidentOptions m_options;
   std::mutex m_transition_mutex;  // read-modify-write of one incident at a time
   FeedHub m_feed;
-  std::mutex m_listener_mutex;
-  std::uint64_t m_next_listener = 1;
-  std::vector<std::pair<std::uint64_t, ChangeListener>> m_listeners;
-  void notify(const std::vector<spatial::Envelope>& positions);
+  Listeners<const std::vector<spatial::Envelope>&> m_listeners{"incident change"};
 };
 
 }  // namespace gridd::service
