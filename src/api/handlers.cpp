@@ -23,17 +23,8 @@ using service::StationEntry;
 
 namespace {
 
-Response json_response(const Json& body, int status = 200) {
-  Response r;
-  r.status = status;
-  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-  return r;
-}
-
 Response geojson_response(const Json& body, int status = 200) {
-  Response r = json_response(body, status);
-  r.content_type = "application/geo+json";
-  return r;
+  return json_response(body, status, "application/geo+json");
 }
 
 double round_to(double v, double unit) { return std::round(v / unit) * unit; }
@@ -180,11 +171,6 @@ void append_locate(std::string& out, const service::LocateResult& r) {
 // Parsing features
 // ---------------------------------------------------------------------------
 
-/// "where/name", or just "name" for a single Feature (where is empty).
-std::string join(const std::string& where, const std::string& name) {
-  return where.empty() ? name : where + "/" + name;
-}
-
 /// Properties gridd computes; ignored on input so a fetched feature can be PUT back.
 const std::set<std::string>& read_only_properties() {
   static const std::set<std::string> names = {"id", "parent_id", "area_m2", "children", "created_at", "updated_at"};
@@ -212,18 +198,18 @@ const Json& properties_of(const Json& feature, const std::string& where) {
   static const Json empty = Json::object();
   if (!feature.is_object()) throw_invalid("invalid_geojson", "expected a GeoJSON Feature object", where.empty() ? "body" : where);
   if (json_string(feature, "type", where) != "Feature") {
-    throw_invalid("invalid_geojson", "expected a GeoJSON Feature", join(where, "type"));
+    throw_invalid("invalid_geojson", "expected a GeoJSON Feature", join_field(where, "type"));
   }
   auto it = feature.find("properties");
   if (it == feature.end() || it->is_null()) return empty;
-  if (!it->is_object()) throw_invalid("invalid_geojson", "properties must be an object", join(where, "properties"));
+  if (!it->is_object()) throw_invalid("invalid_geojson", "properties must be an object", join_field(where, "properties"));
   return *it;
 }
 
 Json collect_attributes(const Json& props, const std::set<std::string>& known, const std::string& where) {
   Json attrs = Json::object();
   if (auto it = props.find("attributes"); it != props.end() && !it->is_null()) {
-    if (!it->is_object()) throw_invalid("invalid_attributes", "attributes must be an object", join(where, "properties/attributes"));
+    if (!it->is_object()) throw_invalid("invalid_attributes", "attributes must be an object", join_field(where, "properties/attributes"));
     attrs = *it;
   }
   for (const auto& [k, v] : props.items()) {
@@ -235,7 +221,7 @@ Json collect_attributes(const Json& props, const std::set<std::string>& known, c
 
 spatial::GeomPtr feature_geometry(const Json& feature, const std::string& where, const std::string& crs) {
   auto it = feature.find("geometry");
-  const std::string gw = join(where, "geometry");
+  const std::string gw = join_field(where, "geometry");
   if (it == feature.end() || it->is_null()) throw_invalid("missing_geometry", "the feature has no geometry", gw);
   spatial::GeomPtr g = spatial::geometry_from_geojson(*it, gw);
   const spatial::CrsTransform& t = spatial::crs_transform(crs);
@@ -255,7 +241,7 @@ service::GridInput grid_input(const Json& feature, const std::string& where, con
   service::GridInput in;
   in.where = where;
   Grid& g = in.grid;
-  const std::string pw = join(where, "properties");
+  const std::string pw = join_field(where, "properties");
   g.code = json_string(props, "code", pw);
   g.name = json_string(props, "name", pw);
   const std::string level = json_string(props, "level", pw);
@@ -276,7 +262,7 @@ service::StationInput station_input(const Json& feature, const std::string& wher
   service::StationInput in;
   in.where = where;
   Station& s = in.station;
-  const std::string pw = join(where, "properties");
+  const std::string pw = join_field(where, "properties");
   s.code = json_string(props, "code", pw);
   s.name = json_string(props, "name", pw);
   s.kind = json_string(props, "kind", pw);
@@ -286,7 +272,7 @@ service::StationInput station_input(const Json& feature, const std::string& wher
   s.attributes = collect_attributes(props, known, where);
   spatial::GeomPtr g = feature_geometry(feature, where, crs);
   if (spatial::type_id(g.get()) != GEOS_POINT) {
-    throw_invalid("invalid_geometry_type", "a station geometry must be a Point", join(where, "geometry"));
+    throw_invalid("invalid_geometry_type", "a station geometry must be a Point", join_field(where, "geometry"));
   }
   GEOSGeomGetX_r(spatial::geos(), g.get(), &s.lon);
   GEOSGeomGetY_r(spatial::geos(), g.get(), &s.lat);

@@ -6,6 +6,7 @@
 
 #include "gridd/api/params.hpp"
 #include "gridd/core/error.hpp"
+#include "gridd/core/text.hpp"
 #include "gridd/core/json.hpp"
 
 namespace gridd::api {
@@ -14,28 +15,13 @@ using service::IncidentService;
 
 namespace {
 
-Response json_response(const Json& body, int status = 200, const char* type = "application/json") {
-  Response r;
-  r.status = status;
-  r.content_type = type;
-  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-  return r;
-}
-
-std::string join(const std::string& where, const std::string& name) { return where.empty() ? name : where + "/" + name; }
-
 /// Comma-separated values of a (possibly repeated) query parameter.
 std::vector<std::string> param_list(const Request& r, const std::string& name) {
   std::vector<std::string> out;
   auto [begin, end] = r.query.equal_range(name);
   for (auto it = begin; it != end; ++it) {
-    std::size_t start = 0;
-    const std::string& v = it->second;
-    while (start <= v.size()) {
-      std::size_t comma = v.find(',', start);
-      if (comma == std::string::npos) comma = v.size();
-      if (comma > start) out.push_back(v.substr(start, comma - start));
-      start = comma + 1;
+    for (auto& part : split(it->second, ',')) {
+      if (!part.empty()) out.push_back(std::move(part));
     }
   }
   return out;
@@ -91,7 +77,7 @@ std::string etag(const Incident& i) { return "\"" + std::to_string(i.id) + "-" +
 double number_field(const Json& obj, const char* key, const std::string& where) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return std::nan("");
-  if (!it->is_number()) throw_invalid("invalid_type", std::string(key) + " must be a number", join(where, key));
+  if (!it->is_number()) throw_invalid("invalid_type", std::string(key) + " must be a number", join_field(where, key));
   return it->get<double>();
 }
 
@@ -100,13 +86,13 @@ std::optional<service::Position> position_of(const Json& obj, const std::string&
   p.crs = json_string(obj, "crs", where, crs);
   // GeoJSON geometry, a "position" object, or top-level lon/lat or x/y.
   if (auto g = obj.find("geometry"); g != obj.end() && !g->is_null()) {
-    const std::string gw = join(where, "geometry");
+    const std::string gw = join_field(where, "geometry");
     if (!g->is_object() || json_string(*g, "type", gw) != "Point") {
       throw_invalid("invalid_geometry_type", "an incident geometry must be a GeoJSON Point", gw);
     }
     auto c = g->find("coordinates");
     if (c == g->end() || !c->is_array() || c->size() < 2 || !(*c)[0].is_number() || !(*c)[1].is_number()) {
-      throw_invalid("invalid_geometry", "a Point needs [x, y] coordinates", join(gw, "coordinates"));
+      throw_invalid("invalid_geometry", "a Point needs [x, y] coordinates", join_field(gw, "coordinates"));
     }
     p.x = (*c)[0].get<double>();
     p.y = (*c)[1].get<double>();
@@ -115,9 +101,9 @@ std::optional<service::Position> position_of(const Json& obj, const std::string&
   const Json* src = &obj;
   std::string sw = where;
   if (auto pos = obj.find("position"); pos != obj.end() && !pos->is_null()) {
-    if (!pos->is_object()) throw_invalid("invalid_position", "position must be an object", join(where, "position"));
+    if (!pos->is_object()) throw_invalid("invalid_position", "position must be an object", join_field(where, "position"));
     src = &*pos;
-    sw = join(where, "position");
+    sw = join_field(where, "position");
     p.crs = json_string(*src, "crs", sw, p.crs);
   }
   double x = number_field(*src, "lon", sw), y = number_field(*src, "lat", sw);
@@ -127,7 +113,7 @@ std::optional<service::Position> position_of(const Json& obj, const std::string&
   }
   if (std::isnan(x) && std::isnan(y)) return std::nullopt;
   if (std::isnan(x) || std::isnan(y)) {
-    throw_invalid("missing_position", "a position needs both coordinates (lon and lat, or x and y)", join(sw, std::isnan(x) ? "lon" : "lat"));
+    throw_invalid("missing_position", "a position needs both coordinates (lon and lat, or x and y)", join_field(sw, std::isnan(x) ? "lon" : "lat"));
   }
   p.x = x;
   p.y = y;
@@ -143,9 +129,9 @@ service::IntakeInput intake_input(const Json& item, const std::string& where, co
   if (json_string(item, "type", where) == "Feature") {
     auto it = item.find("properties");
     if (it != item.end() && !it->is_null()) {
-      if (!it->is_object()) throw_invalid("invalid_geojson", "properties must be an object", join(where, "properties"));
+      if (!it->is_object()) throw_invalid("invalid_geojson", "properties must be an object", join_field(where, "properties"));
       props = &*it;
-      pw = join(where, "properties");
+      pw = join_field(where, "properties");
     }
   }
   in.category = json_string(*props, "category", pw);
@@ -155,12 +141,12 @@ service::IntakeInput intake_input(const Json& item, const std::string& where, co
   in.priority = json_string(*props, "priority", pw);
   in.actor = json_string(*props, "actor", pw);
   if (auto r = props->find("reporter"); r != props->end() && !r->is_null()) {
-    if (!r->is_object()) throw_invalid("invalid_reporter", "reporter must be an object {name, phone}", join(pw, "reporter"));
-    in.reporter_name = json_string(*r, "name", join(pw, "reporter"));
-    in.reporter_phone = json_string(*r, "phone", join(pw, "reporter"));
+    if (!r->is_object()) throw_invalid("invalid_reporter", "reporter must be an object {name, phone}", join_field(pw, "reporter"));
+    in.reporter_name = json_string(*r, "name", join_field(pw, "reporter"));
+    in.reporter_phone = json_string(*r, "phone", join_field(pw, "reporter"));
   }
   if (auto a = props->find("attributes"); a != props->end() && !a->is_null()) {
-    if (!a->is_object()) throw_invalid("invalid_attributes", "attributes must be an object", join(pw, "attributes"));
+    if (!a->is_object()) throw_invalid("invalid_attributes", "attributes must be an object", join_field(pw, "attributes"));
     in.attributes = *a;
   }
   in.position = position_of(item, where, crs);
@@ -168,7 +154,7 @@ service::IntakeInput intake_input(const Json& item, const std::string& where, co
   // Name the field a client would fix.
   if (!in.position) {
     throw_invalid("missing_position", "an incident needs a position (lon and lat, or x and y with crs)",
-                  join(where, "position"));
+                  join_field(where, "position"));
   }
   return in;
 }
@@ -328,14 +314,7 @@ std::string cursor_text(const storage::IncidentCursor& c, storage::IncidentSort 
 
 storage::IncidentCursor parse_cursor(const std::string& text, storage::IncidentSort sort) {
   auto bad = [] { throw_invalid("invalid_cursor", "cursor is not one this listing returned (keep sort unchanged)", "cursor"); };
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    parts.push_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
+  const std::vector<std::string> parts = split(text, ',');
   const std::size_t want = sort == storage::IncidentSort::urgency ? 3 : sort == storage::IncidentSort::due ? 2 : 1;
   if (parts.size() != want) bad();
   storage::IncidentCursor c;

@@ -9,6 +9,7 @@
 #include "gridd/api/incident_api.hpp"
 #include "gridd/api/params.hpp"
 #include "gridd/core/error.hpp"
+#include "gridd/core/text.hpp"
 #include "gridd/core/json.hpp"
 
 namespace gridd::api {
@@ -19,17 +20,10 @@ namespace {
 
 constexpr std::size_t k_max_requests = 1000;
 
-Response json_array(const Json& body, int status = 200) {
-  Response r;
-  r.status = status;
-  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-  return r;
-}
-
 /// Open311 errors are an array of {code, description}; gridd adds its own
 /// error code and the field.
 Response open311_error(int status, const std::string& code, const std::string& message, const std::string& field) {
-  return json_array(Json::array({Json{{"code", status}, {"description", message}, {"error", code},
+  return json_response(Json::array({Json{{"code", status}, {"description", message}, {"error", code},
                                      {"field", field.empty() ? Json(nullptr) : Json(field)}}}),
                     status);
 }
@@ -142,7 +136,7 @@ std::int64_t request_id_of(const std::string& file) {
 
 void add_open311_routes(Router& router, IncidentService& svc) {
   router.add("GET", "/open311/v2/discovery.json", guarded([](const Request&, const PathParams&) {
-    return json_array(Json{{"changeset", "2026-11-22T00:00:00Z"},
+    return json_response(Json{{"changeset", "2026-11-22T00:00:00Z"},
                            {"contact", "the operator of this gridd server"},
                            {"key_service", nullptr},
                            {"endpoints", Json::array({Json{{"specification", "http://wiki.open311.org/GeoReport_v2"},
@@ -155,7 +149,7 @@ void add_open311_routes(Router& router, IncidentService& svc) {
   router.add("GET", "/open311/v2/services.json", guarded([&svc](const Request&, const PathParams&) {
     Json list = Json::array();
     for (const auto& c : svc.categories().all()) list.push_back(service_json(c));
-    return json_array(list);
+    return json_response(list);
   }));
 
   router.add("GET", "/open311/v2/services/{file}", guarded([&svc](const Request&, const PathParams& p) {
@@ -164,7 +158,7 @@ void add_open311_routes(Router& router, IncidentService& svc) {
     if (code.empty() || !svc.categories().find(code)) {
       throw_not_found("service_not_found", "no service '" + file + "'", "service_code");
     }
-    return json_array(Json{{"service_code", code}, {"attributes", Json::array()}});
+    return json_response(Json{{"service_code", code}, {"attributes", Json::array()}});
   }));
 
   router.add("POST", "/open311/v2/requests.json", guarded([&svc](const Request& r, const PathParams&) {
@@ -200,7 +194,7 @@ void add_open311_routes(Router& router, IncidentService& svc) {
     const Incident& i = created.front();
     std::string notice = "routed to " + (i.grid_name.empty() ? std::string("no grid") : i.grid_name);
     if (!i.covered) notice += " (outside every grid; nearest grid assigned)";
-    return json_array(Json::array({Json{{"service_request_id", std::to_string(i.id)},
+    return json_response(Json::array({Json{{"service_request_id", std::to_string(i.id)},
                                         {"service_notice", notice},
                                         {"account_id", nullptr}}}),
                       201);
@@ -210,19 +204,13 @@ void add_open311_routes(Router& router, IncidentService& svc) {
     Json out = Json::array();
     const auto ids = param(r, "service_request_id");
     if (ids) {
-      std::size_t start = 0;
-      while (start <= ids->size()) {
-        std::size_t comma = ids->find(',', start);
-        if (comma == std::string::npos) comma = ids->size();
-        const std::string one = ids->substr(start, comma - start);
-        if (!one.empty()) {
-          if (auto i = svc.get(path_id(one))) {
-            out.push_back(request_json(svc, *i, last_note(svc, i->id), svc.attachments_of(i->id)));
-          }
+      for (const auto& one : split(*ids, ',')) {
+        if (one.empty()) continue;
+        if (auto i = svc.get(path_id(one))) {
+          out.push_back(request_json(svc, *i, last_note(svc, i->id), svc.attachments_of(i->id)));
         }
-        start = comma + 1;
       }
-      return json_array(out);
+      return json_response(out);
     }
     storage::IncidentQuery q;
     q.limit = k_max_requests;
@@ -250,14 +238,14 @@ void add_open311_routes(Router& router, IncidentService& svc) {
     q.filter.created_from = format_iso8601(from);
     if (auto e = param(r, "end_date")) q.filter.created_to = format_iso8601(parse_time(*e, "end_date", offset));
     for (const auto& i : svc.list(q, now).items) out.push_back(request_json(svc, i, {}, {}));
-    return json_array(out);
+    return json_response(out);
   }));
 
   router.add("GET", "/open311/v2/requests/{file}", guarded([&svc](const Request&, const PathParams& p) {
     const std::int64_t id = request_id_of(p.at("file"));
     auto i = svc.get(id);
     if (!i) throw_not_found("request_not_found", "no service request " + std::to_string(id), "service_request_id");
-    return json_array(Json::array({request_json(svc, *i, last_note(svc, id), svc.attachments_of(id))}));
+    return json_response(Json::array({request_json(svc, *i, last_note(svc, id), svc.attachments_of(id))}));
   }));
 }
 

@@ -68,13 +68,18 @@ std::multimap<std::string, std::string> parse_query(std::string_view query) {
   return out;
 }
 
-Response error_response(int status, const std::string& code, const std::string& message, const std::string& field) {
+Response json_response(const Json& body, int status, const char* content_type) {
   Response r;
   r.status = status;
-  Json body{{"code", code}, {"message", message}};
-  body["field"] = field.empty() ? Json(nullptr) : Json(field);
+  r.content_type = content_type;
   r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
   return r;
+}
+
+Response error_response(int status, const std::string& code, const std::string& message, const std::string& field) {
+  Json body{{"code", code}, {"message", message}};
+  body["field"] = field.empty() ? Json(nullptr) : Json(field);
+  return json_response(body, status);
 }
 
 void Router::add(std::string method, std::string pattern, Handler handler) {

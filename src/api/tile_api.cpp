@@ -9,12 +9,6 @@ namespace gridd::api {
 
 namespace {
 
-Response json_response(const Json& body) {
-  Response r;
-  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-  return r;
-}
-
 /// "http://host" from the Host header, or "" (relative URLs) without one.
 std::string base_url(const Request& r) {
   const std::string* host = r.header("host");

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gridd/core/error.hpp"
 
@@ -17,6 +18,14 @@ std::optional<Enum> lookup(const std::array<std::string_view, N>& names, std::st
     if (names[i] == text) return static_cast<Enum>(i);
   }
   return std::nullopt;
+}
+
+/// Every value of an enum named by `names`, in order.
+template <typename Enum, std::size_t N>
+std::vector<Enum> all_values(const std::array<std::string_view, N>&) {
+  std::vector<Enum> v;
+  for (std::size_t i = 0; i < N; ++i) v.push_back(static_cast<Enum>(i));
+  return v;
 }
 
 /// "a, b or c"

@@ -39,20 +39,12 @@ using A = IncidentAction;
 // ---------------------------------------------------------------------------
 
 const std::vector<IncidentStatus>& all_incident_statuses() {
-  static const std::vector<IncidentStatus> all = [] {
-    std::vector<IncidentStatus> v;
-    for (std::size_t i = 0; i < k_status_names.size(); ++i) v.push_back(static_cast<IncidentStatus>(i));
-    return v;
-  }();
+  static const auto all = detail::all_values<IncidentStatus>(k_status_names);
   return all;
 }
 
 const std::vector<IncidentAction>& all_incident_actions() {
-  static const std::vector<IncidentAction> all = [] {
-    std::vector<IncidentAction> v;
-    for (std::size_t i = 0; i < k_action_names.size(); ++i) v.push_back(static_cast<IncidentAction>(i));
-    return v;
-  }();
+  static const auto all = detail::all_values<IncidentAction>(k_action_names);
   return all;
 }
 

@@ -55,4 +55,8 @@ std::optional<std::int64_t> json_int(const Json& obj, const char* key, std::stri
   throw_invalid("invalid_type", std::string("'") + key + "' must be an integer", member_path(where, key));
 }
 
+std::string join_field(std::string_view where, std::string_view name) {
+  return where.empty() ? std::string(name) : std::string(where) + "/" + std::string(name);
+}
+
 }  // namespace gridd

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/json.hpp"
 #include "gridd/storage/gdal_errors.hpp"
 
 namespace gridd::service {
@@ -29,8 +30,6 @@ void check_text(const std::string& value, std::size_t max, const std::string& fi
                 field);
   }
 }
-
-std::string join(const std::string& where, const std::string& name) { return where.empty() ? name : where + "/" + name; }
 
 /// The responsible person of a grid: its grid worker, else the first person.
 const Person* responsible(const Grid& g) {
@@ -103,23 +102,23 @@ std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs) {
   incidents.reserve(inputs.size());
   for (auto& in : inputs) {
     const std::string& w = in.where;
-    if (in.category.empty()) throw_invalid("missing_category", "an incident needs a category", join(w, "category"));
+    if (in.category.empty()) throw_invalid("missing_category", "an incident needs a category", join_field(w, "category"));
     const Category* category = m_categories.find(in.category);
     if (!category) {
       throw_invalid("unknown_category",
-                    "unknown category '" + in.category + "' (GET /categories lists them)", join(w, "category"));
+                    "unknown category '" + in.category + "' (GET /categories lists them)", join_field(w, "category"));
     }
     if (!in.position) {
       throw_invalid("missing_position", "an incident needs a position (lon and lat, or x and y with crs)",
-                    join(w, "position"));
+                    join_field(w, "position"));
     }
-    check_text(in.description, m_options.max_text, join(w, "description"));
-    check_text(in.address, 1000, join(w, "address"));
-    check_text(in.reporter_name, 200, join(w, "reporter/name"));
-    check_text(in.reporter_phone, 64, join(w, "reporter/phone"));
-    check_text(in.actor, 200, join(w, "actor"));
+    check_text(in.description, m_options.max_text, join_field(w, "description"));
+    check_text(in.address, 1000, join_field(w, "address"));
+    check_text(in.reporter_name, 200, join_field(w, "reporter/name"));
+    check_text(in.reporter_phone, 64, join_field(w, "reporter/phone"));
+    check_text(in.actor, 200, join_field(w, "actor"));
     if (in.attributes.dump().size() > m_options.max_text * 4) {
-      throw Error(ErrorKind::too_large, "text_too_long", "attributes are too large", join(w, "attributes"));
+      throw Error(ErrorKind::too_large, "text_too_long", "attributes are too large", join_field(w, "attributes"));
     }
     Incident inc;
     inc.category = category->code;
@@ -130,16 +129,16 @@ std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs) {
     if (!is_token(inc.channel, 32)) {
       throw_invalid("invalid_channel",
                     "channel '" + inc.channel + "' must be 1..32 characters of [a-z0-9_] (door_knock, hotline, ...)",
-                    join(w, "channel"));
+                    join_field(w, "channel"));
     }
-    inc.priority = in.priority.empty() ? Priority::normal : parse_priority(in.priority, join(w, "priority"));
+    inc.priority = in.priority.empty() ? Priority::normal : parse_priority(in.priority, join_field(w, "priority"));
     inc.reporter_name = std::move(in.reporter_name);
     inc.reporter_phone = std::move(in.reporter_phone);
     inc.attributes = std::move(in.attributes);
     try {
       to_wgs84(*in.position, inc.lon, inc.lat);
     } catch (const Error& e) {
-      throw Error(e.kind(), e.code(), e.what(), join(w, "position/" + e.field()));
+      throw Error(e.kind(), e.code(), e.what(), join_field(w, "position/" + e.field()));
     }
     inc.reported_position = Json{{"x", in.position->x}, {"y", in.position->y},
                                  {"crs", in.position->crs.empty() ? "EPSG:4326" : in.position->crs}};

@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/text.hpp"
 #include "gridd/service/mvt.hpp"
 #include "gridd/storage/gdal_errors.hpp"
 
@@ -39,18 +40,6 @@ std::string fnv_etag(const std::string& bytes) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "\"%016llx\"", static_cast<unsigned long long>(h));
   return buf;
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    std::size_t end = s.find(sep, start);
-    if (end == std::string::npos) end = s.size();
-    out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
 }
 
 bool is_source_name(const std::string& s) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <string_view>
 #include <variant>
 
 #include "gridd/core/error.hpp"
@@ -354,6 +355,47 @@ constexpr const char* k_event_columns =
     "id, incident_id, version, action, from_status, to_status, actor, note, at, grid_id, data, attachments";
 constexpr int k_event_column_count = 12;
 
+/// The names of a column list: "a, b, c" -> {a, b, c}.
+std::vector<std::string_view> column_names(std::string_view columns) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (start < columns.size()) {
+    std::size_t end = columns.find(',', start);
+    if (end == std::string_view::npos) end = columns.size();
+    std::string_view name = columns.substr(start, end - start);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    out.push_back(name);
+    start = end + 1;
+  }
+  return out;
+}
+
+/// A column list with a table prefix: prefixed("a, b", "i.") == "i.a, i.b".
+std::string prefixed(std::string_view columns, std::string_view prefix) {
+  std::string out;
+  for (const auto name : column_names(columns)) {
+    if (!out.empty()) out += ", ";
+    out.append(prefix).append(name);
+  }
+  return out;
+}
+
+/// "UPDATE incidents SET category = ?3, ... WHERE id = ?1": every column but
+/// the id, numbered as bind_incident() binds them (the id is ?1).
+const std::string& update_incident_sql() {
+  static const std::string sql = [] {
+    std::string set;
+    const auto names = column_names(k_incident_columns);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "id") continue;
+      if (!set.empty()) set += ", ";
+      set.append(names[i]).append(" = ?").append(std::to_string(i + 1));
+    }
+    return "UPDATE incidents SET " + set + " WHERE id = ?1";
+  }();
+  return sql;
+}
+
 IncidentEvent read_event(const Stmt& st, int first = 0) {
   IncidentEvent e;
   int c = first;
@@ -656,46 +698,29 @@ void GpkgIncidentStore::insert(std::vector<Incident>& incidents, std::vector<Inc
 void GpkgIncidentStore::update(const Incident& next, std::int64_t expected_version, IncidentEvent& event) {
   IncidentEvent e = event;
   const std::function<void(sqlite3*)> work = [&](sqlite3* db) {
-  {
-    Stmt cur(db, "SELECT version FROM incidents WHERE id = ?");
-    cur.bind(1, next.id);
-    if (!cur.step()) {
-      throw_not_found("incident_not_found", "no incident with id " + std::to_string(next.id), "id");
-    }
-    const std::int64_t stored = cur.i64(0);
-    if (stored != expected_version) {
-      throw_conflict("stale_version",
-                     "incident " + std::to_string(next.id) + " is at version " + std::to_string(stored) +
-                         ", not " + std::to_string(expected_version) + "; reload it and try again",
-                     "version");
-    }
-  }
-  {
-    std::string set;
-    const std::string cols = k_incident_columns;
-    // "a, b, c" -> "a=?2, b=?3, ..." skipping id (bound as ?1 in WHERE).
-    std::size_t start = 0;
-    int index = 1;
-    while (start < cols.size()) {
-      std::size_t end = cols.find(',', start);
-      if (end == std::string::npos) end = cols.size();
-      std::string name = cols.substr(start, end - start);
-      while (!name.empty() && name.front() == ' ') name.erase(name.begin());
-      if (name != "id") {
-        if (!set.empty()) set += ", ";
-        set += name + " = ?" + std::to_string(index);
+    {
+      Stmt cur(db, "SELECT version FROM incidents WHERE id = ?");
+      cur.bind(1, next.id);
+      if (!cur.step()) {
+        throw_not_found("incident_not_found", "no incident with id " + std::to_string(next.id), "id");
       }
-      ++index;
-      start = end + 1;
+      const std::int64_t stored = cur.i64(0);
+      if (stored != expected_version) {
+        throw_conflict("stale_version",
+                       "incident " + std::to_string(next.id) + " is at version " + std::to_string(stored) +
+                           ", not " + std::to_string(expected_version) + "; reload it and try again",
+                       "version");
+      }
     }
-    Stmt st(db, "UPDATE incidents SET " + set + " WHERE id = ?1");
-    bind_incident(st, next);
-    st.run();
-  }
-  e = event;
-  e.incident_id = next.id;
-  Stmt ev(db, k_insert_event_sql);
-  insert_event(db, ev, e);
+    {
+      Stmt st(db, update_incident_sql());
+      bind_incident(st, next);
+      st.run();
+    }
+    e = event;
+    e.incident_id = next.id;
+    Stmt ev(db, k_insert_event_sql);
+    insert_event(db, ev, e);
   };
   m_impl->write(work);
   event.id = e.id;
@@ -712,9 +737,6 @@ std::optional<Incident> GpkgIncidentStore::get(std::int64_t id) {
 
 IncidentPage GpkgIncidentStore::list(const IncidentQuery& q) {
   Where w = build_where(q.filter);
-  std::string sql = std::string("SELECT ") + k_incident_columns + ", " + k_colour_sql +
-                    " AS colour_rank, COALESCE(due_at, '~') AS due_key FROM incidents" + w.sql;
-  std::string order;
   if (q.after) {
     const auto& a = *q.after;
     switch (q.sort) {
@@ -747,9 +769,10 @@ IncidentPage GpkgIncidentStore::list(const IncidentQuery& q) {
         break;
       }
     }
-    sql = std::string("SELECT ") + k_incident_columns + ", " + k_colour_sql +
-          " AS colour_rank, COALESCE(due_at, '~') AS due_key FROM incidents" + w.sql;
   }
+  std::string sql = std::string("SELECT ") + k_incident_columns + ", " + k_colour_sql +
+                    " AS colour_rank, COALESCE(due_at, '~') AS due_key FROM incidents" + w.sql;
+  std::string order;
   switch (q.sort) {
     case IncidentSort::newest: order = " ORDER BY id DESC"; break;
     case IncidentSort::oldest: order = " ORDER BY id ASC"; break;
@@ -875,33 +898,8 @@ std::vector<IncidentCluster> GpkgIncidentStore::clusters(const std::array<double
 
 std::vector<FeedItem> GpkgIncidentStore::events_after(std::int64_t after_id, const FeedFilter& filter,
                                                       std::size_t limit) {
-  std::string cols;
-  {
-    const std::string ic = k_incident_columns;
-    std::size_t start = 0;
-    while (start < ic.size()) {
-      std::size_t end = ic.find(',', start);
-      if (end == std::string::npos) end = ic.size();
-      std::string name = ic.substr(start, end - start);
-      while (!name.empty() && name.front() == ' ') name.erase(name.begin());
-      cols += ", i." + name;
-      start = end + 1;
-    }
-  }
-  std::string ecols;
-  {
-    const std::string ec = k_event_columns;
-    std::size_t start = 0;
-    while (start < ec.size()) {
-      std::size_t end = ec.find(',', start);
-      if (end == std::string::npos) end = ec.size();
-      std::string name = ec.substr(start, end - start);
-      while (!name.empty() && name.front() == ' ') name.erase(name.begin());
-      ecols += (ecols.empty() ? "e." : ", e.") + name;
-      start = end + 1;
-    }
-  }
-  std::string sql = "SELECT " + ecols + cols + " FROM incident_events e JOIN incidents i ON i.id = e.incident_id WHERE e.id > ?1";
+  std::string sql = "SELECT " + prefixed(k_event_columns, "e.") + ", " + prefixed(k_incident_columns, "i.") +
+                    " FROM incident_events e JOIN incidents i ON i.id = e.incident_id WHERE e.id > ?1";
   std::vector<Value> values{after_id};
   if (filter.subtree) {
     sql += std::string(" AND i.") + k_chain_columns[static_cast<int>(filter.subtree->first)] + " = ?" +

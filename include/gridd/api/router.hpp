@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gridd/api/types.hpp"
+#include "gridd/core/model.hpp"
 
 namespace gridd::api {
 
@@ -36,6 +37,9 @@ class Router {
 
 /// The OpenAPI 3 document of the whole HTTP API (src/api/openapi.json).
 std::string_view openapi_json();
+
+/// A JSON body (invalid UTF-8 replaced) with a status and a content type.
+Response json_response(const Json& body, int status = 200, const char* content_type = "application/json");
 
 /// The JSON error body {code, message, field} with the status of the kind.
 Response error_response(int status, const std::string& code, const std::string& message,

@@ -18,4 +18,7 @@ std::string json_string(const Json& obj, const char* key, std::string_view where
                         std::string fallback = {});
 std::optional<std::int64_t> json_int(const Json& obj, const char* key, std::string_view where);
 
+/// The field of an error: "where/name", or just "name" when where is empty.
+std::string join_field(std::string_view where, std::string_view name);
+
 }  // namespace gridd
