@@ -5,15 +5,19 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unistd.h>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/time.hpp"
 #include "gridd/http/server.hpp"
 #include "gridd/service/basemap.hpp"
+#include "gridd/service/coverage_network.hpp"
 #include "gridd/service/incidents.hpp"
 #include "gridd/service/tiles.hpp"
+#include "gridd/service/topology.hpp"
 #include "gridd/service/ogr_io.hpp"
 #include "gridd/storage/store.hpp"
 
@@ -117,40 +121,116 @@ int main(int argc, char** argv) {
   serve->add_option("--tile-cache-mb", tile_cache_mb, "Memory for cached tiles, in MiB")->capture_default_str();
   std::string tile_cache_dir;
   serve->add_option("--tile-cache-dir", tile_cache_dir, "Also keep raster tiles in this directory (see gridd seed)");
+  std::string roads_spec;
+  serve->add_option("--roads", roads_spec,
+                    "A walking network for GET /coverage?mode=network: any OGR line layer, "
+                    "FILE[?layer=NAME&crs=CRS&noding=crossings|vertices]");
 
   // import -----------------------------------------------------------------
-  auto* imp = app.add_subcommand("import", "Import grids or stations from any OGR source into the store");
-  std::string imp_what, imp_file, imp_store = "gridd.gpkg";
+  auto* imp = app.add_subcommand(
+      "import",
+      "Import grids or stations from any OGR source into the store. Every feature is validated first; "
+      "by default a file with a rejected feature writes nothing and the report says what was rejected and why");
+  std::string imp_what, imp_file, imp_store = "gridd.gpkg", imp_report_path;
+  std::size_t imp_report_rows = 20;
   service::ImportOptions imp_opts;
   std::vector<std::string> imp_fields;
   imp->add_option("what", imp_what, "grids or stations")->required()->check(CLI::IsMember({"grids", "stations"}));
-  imp->add_option("file", imp_file, "GeoJSON, GeoPackage, Shapefile, KML, CSV (lon/lat or WKT columns), ...")
+  imp->add_option("file", imp_file,
+                  "GeoJSON, GeoPackage, Shapefile (.shp, or .shp.zip), KML, CSV (lon/lat or WKT columns), "
+                  "FlatGeobuf, ... anything OGR reads")
       ->required();
-  imp->add_option("--store", imp_store, "GeoPackage file or postgresql:// URI")->capture_default_str();
+  imp->add_option("--store", imp_store, "GeoPackage file (created when missing) or postgresql:// URI")
+      ->capture_default_str();
   imp->add_option("--crs", imp_opts.crs,
-                  "Source CRS when the file has none or it is wrong: EPSG:4490, EPSG:4549, gcj02, bd09, WKT, ...");
+                  "Source CRS, overriding the file's own (.prj, GeoPackage SRS; WGS84 when it has none): "
+                  "EPSG:4490 (CGCS2000), EPSG:4491..4554 (CGCS2000 Gauss-Kruger zones, e.g. EPSG:4527 = "
+                  "3-degree zone 39 at 117E), EPSG:3857, gcj02, bd09, a PROJ string or WKT");
   imp->add_option("--layer", imp_opts.layer, "Layer to read (default: the first)");
   imp->add_option("--field", imp_fields,
-                  "Map a property to a source field: PROPERTY=FIELD (code, name, level, parent, households, "
-                  "people, kind, address, contact, hours, worker, worker_phone); repeatable");
+                  "Map a property to a source field: PROPERTY=FIELD; grids: code, name, level, parent, "
+                  "households, people, worker, worker_phone; stations: code, name, kind, address, contact, "
+                  "hours (repeatable). Unmapped fields become attributes");
   imp->add_option("--default-level", imp_opts.default_level,
                   "Level for grids without a level field or a 6/9/12/15-digit code")
       ->capture_default_str();
   imp->add_option("--default-kind", imp_opts.default_kind, "Kind for stations without a kind field");
-  imp->add_option("--encoding", imp_opts.encoding, "Source encoding of a Shapefile without .cpg (e.g. GB18030)");
+  imp->add_option("--encoding", imp_opts.encoding,
+                  "Source text encoding: GBK, GB18030, CP936, UTF-8 (any iconv name). Shapefile: overrides its "
+                  ".cpg (without .cpg or this option the DBF must be UTF-8); CSV: the values are recoded; other "
+                  "formats are UTF-8 by definition and refuse any other encoding");
   imp->add_option("--station-kind", extra_kinds, "An extra station kind to accept (repeatable)");
+  imp->add_flag("--skip-invalid", imp_opts.skip_invalid,
+                "Import the valid features and skip the rejected ones (a grid whose parent is rejected is "
+                "rejected too); the report still lists every rejected feature");
+  imp->add_flag("--make-valid", imp_opts.make_valid,
+                "Repair invalid grid polygons (self-intersections, bow-ties, ...) with GEOS MakeValid, keeping "
+                "only the polygonal parts; the report lists each repair");
+  imp->add_flag("--dry-run", imp_opts.dry_run, "Validate every feature and print the report; write nothing");
+  imp->add_option("--report", imp_report_path,
+                  "Also write the report (every rejected and repaired feature) as JSON to this file, "
+                  "whether or not the import is committed");
+  imp->add_option("--report-rows", imp_report_rows, "Rejected features printed at most (then \"... and K more\")")
+      ->capture_default_str();
 
   // export -----------------------------------------------------------------
-  auto* exp = app.add_subcommand("export", "Export grids or stations to any OGR format");
-  std::string exp_what, exp_store = "gridd.gpkg", exp_output;
+  auto* exp = app.add_subcommand(
+      "export",
+      "Export grids, stations or incidents (all, or a subtree) to any OGR format. People and attributes are "
+      "written as JSON text; CSV holds geometries as WKT, plus lon/lat (x/y when projected) columns for points; "
+      "incidents leave out the reporter's name and phone");
+  std::string exp_what, exp_store = "gridd.gpkg", exp_output, exp_level;
   service::ExportOptions exp_opts;
-  exp->add_option("what", exp_what, "grids or stations")->required()->check(CLI::IsMember({"grids", "stations"}));
+  exp->add_option("what", exp_what, "grids, stations or incidents")
+      ->required()
+      ->check(CLI::IsMember({"grids", "stations", "incidents"}));
   exp->add_option("--store", exp_store, "GeoPackage file or postgresql:// URI")->capture_default_str();
-  exp->add_option("--output,-o", exp_output, "Output file (.gpkg, .geojson, .shp, .kml, .csv, .fgb, ...)")->required();
-  exp->add_option("--format", exp_opts.format, "OGR driver name (default: from the extension)");
-  exp->add_option("--crs", exp_opts.crs, "Target CRS (default WGS84; gcj02 and bd09 accepted)");
+  exp->add_option("--output,-o", exp_output,
+                  "Output file; the format follows the extension: .gpkg, .geojson, .shp, .kml, .csv, .fgb, .gml")
+      ->required();
+  exp->add_option("--format", exp_opts.format,
+                  "Format when the extension does not say: GPKG, GeoJSON, \"ESRI Shapefile\" (or shp), KML, CSV, "
+                  "FlatGeobuf or any OGR vector driver name");
+  exp->add_option("--crs", exp_opts.crs,
+                  "Target CRS (default WGS84): EPSG:4490, EPSG:4527 and the other CGCS2000 Gauss-Kruger zones, "
+                  "EPSG:3857, gcj02, bd09, a PROJ string or WKT. KML is WGS84 only; gcj02/bd09 and CSV outputs "
+                  "carry no CRS definition");
+  exp->add_option("--encoding", exp_opts.encoding,
+                  "Text encoding of a Shapefile's DBF (default UTF-8; GBK, GB18030 or CP936 for older Chinese GIS "
+                  "software), named in the .cpg; of a CSV (recoded). Other formats are UTF-8 only");
+  exp->add_option("--root", exp_opts.root,
+                  "Export a subtree: grids: this grid (by code) and all its descendants; stations: those inside "
+                  "its polygon; incidents: those assigned within it");
+  exp->add_option("--level", exp_level, "Grids: only this level (district, street, community, grid, micro_grid)");
+  exp->add_flag("--overwrite", exp_opts.overwrite, "Replace the output file if it exists (refused otherwise)");
 
   // seed --------------------------------------------------------------------
+  auto* chk = app.add_subcommand(
+      "check",
+      "Check the topology of the grids (all, or a subtree): overlaps between siblings, gaps where children do not "
+      "cover their parent, children outside their parent, invalid geometries (GEOS reason and location), slivers, "
+      "malformed or duplicate codes. Prints one line per defect (or GeoJSON) and exits 1 when there are defects, "
+      "0 when there are none, 2 on an error");
+  std::string chk_store = "gridd.gpkg", chk_root, chk_format = "text", chk_at;
+  service::TopologyOptions chk_opts;
+  bool chk_warnings_fail = false;
+  chk->add_option("--store", chk_store, "GeoPackage file or postgresql:// URI")->capture_default_str();
+  chk->add_option("--root", chk_root, "Code of the subtree's root (default: every grid)");
+  chk->add_option("--tolerance-m2", chk_opts.tolerance_m2,
+                  "Overlaps, gaps and overhangs below this area (m²) are digitising noise")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  chk->add_option("--sliver-m2", chk_opts.sliver_m2, "Polygon parts below this area (m²) are slivers")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e8));
+  chk->add_option("--format", chk_format, "text (one line per defect) or geojson (a FeatureCollection)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "geojson"}));
+  chk->add_option("--at", chk_at, "Check the grids as they were at this time (ISO 8601; naive = China time)");
+  chk->add_flag("--strict", chk_warnings_fail,
+                "Exit 1 on warnings too (slivers, malformed codes); by default only overlaps, gaps, children "
+                "outside their parent and invalid geometries fail");
+
   auto* seed = app.add_subcommand("seed", "Pre-render the raster tiles of a box and zoom range into --tile-cache-dir");
   std::string seed_store = "gridd.gpkg", seed_source, seed_bbox, seed_zoom = "0-14", seed_dir, seed_format = "png";
   std::vector<std::string> seed_rasters;
@@ -213,7 +293,14 @@ int main(int argc, char** argv) {
       tile_options.cache_bytes = tile_cache_mb << 20;
       tile_options.disk_cache_dir = tile_cache_dir;
       service::TileService tiles(catalog, &incidents, std::move(rasters), tile_options);
-      api::Api api(catalog, {}, &incidents, &tiles);
+      std::unique_ptr<service::RoadNetwork> roads;
+      if (!roads_spec.empty()) {
+        roads = service::RoadNetwork::load(roads_spec);
+        std::cerr << "road network loaded: " << roads->description() << ", " << roads->node_count() << " nodes, "
+                  << roads->edge_count() << " edges, " << static_cast<long long>(roads->total_length_m() / 1000)
+                  << " km\n";
+      }
+      api::Api api(catalog, {}, &incidents, &tiles, roads.get());
       http::ServerOptions so;
       so.host = host;
       so.port = port;
@@ -238,10 +325,32 @@ int main(int argc, char** argv) {
         imp_opts.fields[f.substr(0, eq)] = f.substr(eq + 1);
       }
       service::Catalog catalog(storage::open_store(imp_store), catalog_options(extra_kinds));
-      const auto report = service::import_file(catalog, object_kind(imp_what), imp_file, imp_opts,
-                                               isatty(2) ? progress_bar("reading " + imp_what) : service::Progress{});
+      service::ImportReport report;
+      bool refused = false;
+      try {
+        report = service::import_file(catalog, object_kind(imp_what), imp_file, imp_opts,
+                                      isatty(2) ? progress_bar("reading " + imp_what) : service::Progress{});
+      } catch (const service::ImportRejected& e) {
+        report = e.report();
+        refused = true;
+      }
+      if (!imp_report_path.empty()) service::write_report(report, imp_report_path);
+      std::cerr << service::format_report(report, imp_report_rows);
+      if (refused) {
+        std::cerr << "error: " << report.rejected.size() << " of " << report.read << " " << imp_what
+                  << " rejected; nothing imported (fix the file, or pass --skip-invalid to import the valid ones"
+                  << (imp_what == "grids" ? ", --make-valid to repair invalid polygons" : "") << ")" << std::endl;
+        return 2;
+      }
+      if (imp_opts.dry_run) {
+        std::cout << "checked " << imp_what << ": " << report.read << " read, "
+                  << report.read - report.rejected.size() << " valid, " << report.rejected.size()
+                  << " rejected, " << report.repaired.size() << " repaired (dry run: nothing written)" << std::endl;
+        return report.rejected.empty() ? 0 : 2;
+      }
       std::cout << "imported " << imp_what << ": " << report.read << " read, " << report.created << " created, "
-                << report.updated << " updated" << std::endl;
+                << report.updated << " updated, " << report.rejected.size() << " rejected, "
+                << report.repaired.size() << " repaired" << std::endl;
       return 0;
     }
     if (*seed) {
@@ -294,10 +403,57 @@ int main(int argc, char** argv) {
       std::cout << "built " << factors.size() << " overview levels of " << ovr_file << std::endl;
       return 0;
     }
+    if (*chk) {
+      if (chk_store.rfind("postgres", 0) != 0 && !std::filesystem::exists(chk_store)) {
+        throw_not_found("store_not_found", "no store '" + chk_store + "'", "store");
+      }
+      service::Catalog catalog(storage::open_store(chk_store));
+      const auto snap = chk_at.empty() ? catalog.snapshot()
+                                       : catalog.snapshot_at(format_iso8601(parse_time(chk_at, "at")));
+      const auto grids = service::topology_grids(*snap, chk_root);
+      const auto defects = service::check_topology(grids, chk_opts);
+      std::size_t failing = 0;
+      for (const auto& d : defects) {
+        if (chk_warnings_fail || service::refuses_edit(d.type)) ++failing;
+      }
+      if (chk_format == "geojson") {
+        std::cout << service::defects_collection(defects).dump(1) << std::endl;
+      } else {
+        for (const auto& d : defects) {
+          std::printf("%-16s %-40s %14.2f m²  at %.7f %.7f  %s\n", std::string(service::to_string(d.type)).c_str(),
+                      [&] {
+                        std::string codes;
+                        for (const auto& c : d.codes) codes += (codes.empty() ? "" : ",") + c;
+                        return codes;
+                      }().c_str(),
+                      d.area_m2, d.x, d.y, d.message.c_str());
+        }
+        std::map<std::string, std::size_t> counts;
+        for (const auto& d : defects) ++counts[std::string(service::to_string(d.type))];
+        std::printf("checked %zu grids%s: ", grids.size(), chk_root.empty() ? "" : (" under " + chk_root).c_str());
+        if (defects.empty()) std::printf("no defects\n");
+        bool first = true;
+        for (const auto& [type, n] : counts) {
+          std::printf("%s%zu %s", first ? "" : ", ", n, type.c_str());
+          first = false;
+        }
+        if (!defects.empty()) std::printf("\n");
+      }
+      return failing > 0 ? 1 : 0;
+    }
     if (*exp) {
-      service::Catalog catalog(storage::open_store(exp_store));
-      const std::size_t n = service::export_file(*catalog.snapshot(), object_kind(exp_what), exp_output, exp_opts);
-      std::cout << "exported " << n << " " << exp_what << " to " << exp_output << std::endl;
+      if (exp_store.rfind("postgres", 0) != 0 && !std::filesystem::exists(exp_store)) {
+        throw_not_found("store_not_found", "no store '" + exp_store + "'", "store");
+      }
+      if (!exp_level.empty()) exp_opts.level = parse_level(exp_level, "level");
+      auto store = storage::open_store(exp_store);
+      storage::IncidentStore& incident_store = store->incidents();
+      service::Catalog catalog(std::move(store));
+      const service::ExportReport report =
+          service::export_file(*catalog.snapshot(), service::parse_object_kind(exp_what), exp_output, exp_opts,
+                               isatty(2) ? progress_bar("writing " + exp_what) : service::Progress{}, &incident_store);
+      for (const auto& w : report.warnings) std::cerr << "warning: " << w << std::endl;
+      std::cout << "exported " << report.written << " " << exp_what << " to " << exp_output << std::endl;
       return 0;
     }
   } catch (const Error& e) {

@@ -6,11 +6,15 @@
 #include <cstdio>
 #include <set>
 
+#include "gridd/api/features.hpp"
 #include "gridd/api/incident_api.hpp"
+#include "gridd/api/planning_api.hpp"
 #include "gridd/api/params.hpp"
+#include "gridd/api/planning_stats_api.hpp"
 #include "gridd/api/tile_api.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
+#include "gridd/core/time.hpp"
 #include "gridd/service/locate.hpp"
 #include "gridd/spatial/crs.hpp"
 #include "gridd/spatial/geojson.hpp"
@@ -22,55 +26,6 @@ using service::Snapshot;
 using service::StationEntry;
 
 namespace {
-
-Response geojson_response(const Json& body, int status = 200) {
-  return json_response(body, status, "application/geo+json");
-}
-
-double round_to(double v, double unit) { return std::round(v / unit) * unit; }
-
-// ---------------------------------------------------------------------------
-// Rendering
-// ---------------------------------------------------------------------------
-
-Json grid_feature(const Snapshot& snap, const GridEntry& e, bool with_geometry) {
-  const Grid& g = e.grid;
-  Json props{{"id", g.id},
-             {"code", g.code},
-             {"name", g.name},
-             {"level", to_string(g.level)},
-             {"parent", g.parent_code.empty() ? Json(nullptr) : Json(g.parent_code)},
-             {"people", to_json(g.people)},
-             {"households", g.households ? Json(*g.households) : Json(nullptr)},
-             {"area_m2", round_to(e.area_m2, 0.01)},
-             {"attributes", g.attributes},
-             {"created_at", g.created_at},
-             {"updated_at", g.updated_at}};
-  const GridEntry* parent = g.parent_code.empty() ? nullptr : snap.grid_by_code(g.parent_code);
-  props["parent_id"] = parent ? Json(parent->grid.id) : Json(nullptr);
-  props["children"] = snap.children_of(g.code).size();
-  return Json{{"type", "Feature"},
-              {"id", g.id},
-              {"geometry", with_geometry ? spatial::geometry_to_geojson(e.shape.geometry()) : Json(nullptr)},
-              {"properties", std::move(props)}};
-}
-
-Json station_feature(const StationEntry& s) {
-  Json props{{"id", s.id},
-             {"code", s.code.empty() ? Json(nullptr) : Json(s.code)},
-             {"name", s.name},
-             {"kind", s.kind},
-             {"address", s.address},
-             {"contact", s.contact},
-             {"hours", s.hours},
-             {"attributes", s.attributes},
-             {"created_at", s.created_at},
-             {"updated_at", s.updated_at}};
-  return Json{{"type", "Feature"},
-              {"id", s.id},
-              {"geometry", Json{{"type", "Point"}, {"coordinates", Json::array({s.lon, s.lat})}}},
-              {"properties", std::move(props)}};
-}
 
 // The locate answer is the hot path. Each grid's and station's part of it is
 // rendered once per entry (RenderCache) as an unterminated JSON object; an
@@ -106,8 +61,8 @@ std::string open_object(const Json& j) {
 const std::string& grid_part(const GridEntry& e) {
   return e.summary.get([&] {
     const Grid& g = e.grid;
-    return open_object(Json{{"id", g.id}, {"code", g.code}, {"name", g.name},
-                            {"level", to_string(g.level)}, {"people", to_json(g.people)}});
+    return open_object(Json{{"id", g.id}, {"code", g.code}, {"name", g.name}, {"level", to_string(g.level)},
+                            {"version", g.version}, {"people", to_json(g.people)}});
   });
 }
 
@@ -167,127 +122,6 @@ void append_locate(std::string& out, const service::LocateResult& r) {
   out += "]}";
 }
 
-// ---------------------------------------------------------------------------
-// Parsing features
-// ---------------------------------------------------------------------------
-
-/// Properties gridd computes; ignored on input so a fetched feature can be PUT back.
-const std::set<std::string>& read_only_properties() {
-  static const std::set<std::string> names = {"id", "parent_id", "area_m2", "children", "created_at", "updated_at"};
-  return names;
-}
-
-std::vector<const Json*> features_of(const Json& body) {
-  std::vector<const Json*> out;
-  if (!body.is_object()) throw_invalid("invalid_geojson", "the body must be a GeoJSON Feature or FeatureCollection", "body");
-  const std::string type = json_string(body, "type", "");
-  if (type == "Feature") {
-    out.push_back(&body);
-  } else if (type == "FeatureCollection") {
-    auto it = body.find("features");
-    if (it == body.end() || !it->is_array()) throw_invalid("invalid_geojson", "a FeatureCollection needs a features array", "features");
-    for (const auto& f : *it) out.push_back(&f);
-    if (out.empty()) throw_invalid("invalid_geojson", "the FeatureCollection is empty", "features");
-  } else {
-    throw_invalid("invalid_geojson", "the body must be a GeoJSON Feature or FeatureCollection (type is '" + type + "')", "type");
-  }
-  return out;
-}
-
-const Json& properties_of(const Json& feature, const std::string& where) {
-  static const Json empty = Json::object();
-  if (!feature.is_object()) throw_invalid("invalid_geojson", "expected a GeoJSON Feature object", where.empty() ? "body" : where);
-  if (json_string(feature, "type", where) != "Feature") {
-    throw_invalid("invalid_geojson", "expected a GeoJSON Feature", join_field(where, "type"));
-  }
-  auto it = feature.find("properties");
-  if (it == feature.end() || it->is_null()) return empty;
-  if (!it->is_object()) throw_invalid("invalid_geojson", "properties must be an object", join_field(where, "properties"));
-  return *it;
-}
-
-Json collect_attributes(const Json& props, const std::set<std::string>& known, const std::string& where) {
-  Json attrs = Json::object();
-  if (auto it = props.find("attributes"); it != props.end() && !it->is_null()) {
-    if (!it->is_object()) throw_invalid("invalid_attributes", "attributes must be an object", join_field(where, "properties/attributes"));
-    attrs = *it;
-  }
-  for (const auto& [k, v] : props.items()) {
-    if (k == "attributes" || known.count(k) || read_only_properties().count(k)) continue;
-    attrs[k] = v;
-  }
-  return attrs;
-}
-
-spatial::GeomPtr feature_geometry(const Json& feature, const std::string& where, const std::string& crs) {
-  auto it = feature.find("geometry");
-  const std::string gw = join_field(where, "geometry");
-  if (it == feature.end() || it->is_null()) throw_invalid("missing_geometry", "the feature has no geometry", gw);
-  spatial::GeomPtr g = spatial::geometry_from_geojson(*it, gw);
-  const spatial::CrsTransform& t = spatial::crs_transform(crs);
-  if (t.is_geographic()) {
-    spatial::for_each_xy(g.get(), [&](double x, double y) { spatial::check_lon_lat(x, y, gw); });
-  }
-  try {
-    return spatial::to_wgs84(g.get(), crs);
-  } catch (const Error& e) {
-    throw Error(e.kind(), e.code(), e.what(), gw);
-  }
-}
-
-service::GridInput grid_input(const Json& feature, const std::string& where, const std::string& crs) {
-  static const std::set<std::string> known = {"code", "name", "level", "parent", "people", "households"};
-  const Json& props = properties_of(feature, where);
-  service::GridInput in;
-  in.where = where;
-  Grid& g = in.grid;
-  const std::string pw = join_field(where, "properties");
-  g.code = json_string(props, "code", pw);
-  g.name = json_string(props, "name", pw);
-  const std::string level = json_string(props, "level", pw);
-  if (level.empty()) throw_invalid("missing_level", "a grid needs a level (district, street, community, grid, micro_grid)", pw + "/level");
-  g.level = parse_level(level, pw + "/level");
-  g.parent_code = json_string(props, "parent", pw);
-  if (auto it = props.find("people"); it != props.end()) g.people = people_from_json(*it, pw + "/people");
-  g.households = json_int(props, "households", pw);
-  if (g.households && *g.households < 0) throw_invalid("invalid_households", "households must not be negative", pw + "/households");
-  g.attributes = collect_attributes(props, known, where);
-  in.geometry = feature_geometry(feature, where, crs);
-  return in;
-}
-
-service::StationInput station_input(const Json& feature, const std::string& where, const std::string& crs) {
-  static const std::set<std::string> known = {"code", "name", "kind", "address", "contact", "hours"};
-  const Json& props = properties_of(feature, where);
-  service::StationInput in;
-  in.where = where;
-  Station& s = in.station;
-  const std::string pw = join_field(where, "properties");
-  s.code = json_string(props, "code", pw);
-  s.name = json_string(props, "name", pw);
-  s.kind = json_string(props, "kind", pw);
-  s.address = json_string(props, "address", pw);
-  s.contact = json_string(props, "contact", pw);
-  s.hours = json_string(props, "hours", pw);
-  s.attributes = collect_attributes(props, known, where);
-  spatial::GeomPtr g = feature_geometry(feature, where, crs);
-  if (spatial::type_id(g.get()) != GEOS_POINT) {
-    throw_invalid("invalid_geometry_type", "a station geometry must be a Point", join_field(where, "geometry"));
-  }
-  GEOSGeomGetX_r(spatial::geos(), g.get(), &s.lon);
-  GEOSGeomGetY_r(spatial::geos(), g.get(), &s.lat);
-  return in;
-}
-
-std::string crs_param(const Request& r) { return param(r, "crs").value_or(""); }
-
-bool geometry_param(const Request& r) {
-  const std::string v = param(r, "geometry").value_or("true");
-  if (v == "true" || v == "1") return true;
-  if (v == "false" || v == "0") return false;
-  throw_invalid("invalid_boolean", "parameter 'geometry' must be true or false", "geometry");
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -295,7 +129,7 @@ bool geometry_param(const Request& r) {
 // ---------------------------------------------------------------------------
 
 Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService* incidents,
-         service::TileService* tiles)
+         service::TileService* tiles, const service::RoadNetwork* roads)
     : m_catalog(catalog), m_options(options), m_incidents(incidents), m_tiles(tiles) {
   auto bind0 = [this](Response (Api::*fn)(const Request&) const) {
     return [this, fn](const Request& r, const PathParams&) { return (this->*fn)(r); };
@@ -315,9 +149,10 @@ Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService
   });
   m_router.add("GET", "/grids", bind0(&Api::list_grids));
   m_router.add("POST", "/grids", bind0(&Api::create_grids));
+  add_planning_routes(m_router, m_catalog);  // /grids/check, /grids/merge, ... before /grids/{id}
   m_router.add("GET", "/grids/{id}", bind1(&Api::get_grid));
   m_router.add("PUT", "/grids/{id}", bind1(&Api::update_grid));
-  m_router.add("DELETE", "/grids/{id}", bindp(&Api::delete_grid));
+  m_router.add("DELETE", "/grids/{id}", bind1(&Api::delete_grid));
   m_router.add("GET", "/stations", bind0(&Api::list_stations));
   m_router.add("POST", "/stations", bind0(&Api::create_stations));
   m_router.add("GET", "/stations/{id}", bind1(&Api::get_station));
@@ -330,6 +165,7 @@ Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService
     add_open311_routes(m_router, *m_incidents);
   }
   if (m_tiles) add_tile_routes(m_router, *m_tiles);
+  add_planning_stats_routes(m_router, m_catalog, m_incidents, roads);
 }
 
 std::unique_ptr<FeedStream> Api::open_feed(const Request& request) const {
@@ -358,7 +194,7 @@ Response Api::healthz() const {
 }
 
 Response Api::list_grids(const Request& r) const {
-  const auto snap = m_catalog.snapshot();
+  const auto snap = snapshot_for(m_catalog, r);
   const auto bbox = param_bbox(r);
   const auto level_text = param(r, "level");
   const bool by_level = level_text.has_value();
@@ -409,7 +245,7 @@ Response Api::list_grids(const Request& r) const {
 }
 
 Response Api::get_grid(const Request& r, const PathParams& p) const {
-  const auto snap = m_catalog.snapshot();
+  const auto snap = snapshot_for(m_catalog, r);
   const std::int64_t id = path_id(p.at("id"));
   const GridEntry* e = snap->grid_by_id(id);
   if (!e) throw_not_found("grid_not_found", "no grid with id " + std::to_string(id), "id");
@@ -426,7 +262,7 @@ Response Api::create_grids(const Request& r) const {
   for (std::size_t i = 0; i < features.size(); ++i) {
     inputs.push_back(grid_input(*features[i], collection ? "features/" + std::to_string(i) : "", crs));
   }
-  const std::vector<std::int64_t> ids = m_catalog.create_grids(std::move(inputs));
+  const std::vector<std::int64_t> ids = m_catalog.create_grids(std::move(inputs), edit_options(r, &body));
   const auto snap = m_catalog.snapshot();
   if (!collection) {
     Response res = geojson_response(grid_feature(*snap, *snap->grid_by_id(ids.at(0)), true), 201);
@@ -442,17 +278,17 @@ Response Api::update_grid(const Request& r, const PathParams& p) const {
   const std::int64_t id = path_id(p.at("id"));
   const Json body = parse_json(r.body);
   service::GridInput in = grid_input(body, "", crs_param(r));
-  m_catalog.update_grid(id, std::move(in));
+  m_catalog.update_grid(id, std::move(in), edit_options(r, &body));
   const auto snap = m_catalog.snapshot();
   return geojson_response(grid_feature(*snap, *snap->grid_by_id(id), true));
 }
 
-Response Api::delete_grid(const PathParams& p) const {
-  m_catalog.delete_grid(path_id(p.at("id")));
-  Response r;
-  r.status = 204;
-  r.content_type.clear();
-  return r;
+Response Api::delete_grid(const Request& r, const PathParams& p) const {
+  m_catalog.delete_grid(path_id(p.at("id")), edit_options(r));
+  Response res;
+  res.status = 204;
+  res.content_type.clear();
+  return res;
 }
 
 Response Api::list_stations(const Request& r) const {
@@ -557,7 +393,7 @@ Response Api::locate_get(const Request& r) const {
   pos.y = *lat;
   pos.crs = crs_param(r);
   const auto options = locate_options(m_catalog, param_int(r, "k", 0, service::k_max_locate_k), param(r, "kind"));
-  const auto snap = m_catalog.snapshot();
+  const auto snap = snapshot_for(m_catalog, r);
   Response res;
   res.body.reserve(2048);
   append_locate(res.body, service::locate(*snap, pos, options));
@@ -584,7 +420,12 @@ Response Api::locate_post(const Request& r) const {
   std::optional<std::string> kind;
   if (body.contains("kind")) kind = json_string(body, "kind", "");
   const auto options = locate_options(m_catalog, k, kind);
-  const auto snap = m_catalog.snapshot();
+  std::shared_ptr<const Snapshot> snap;
+  if (body.contains("at") && !param(r, "at")) {
+    snap = m_catalog.snapshot_at(format_iso8601(parse_time(json_string(body, "at", ""), "at")));
+  } else {
+    snap = snapshot_for(m_catalog, r);
+  }
   Response res;
   res.body.reserve(2048 * it->size() + 16);
   res.body += "{\"results\":[";

@@ -400,7 +400,11 @@ Json incident_feature(const IncidentService& svc, const Incident& i, TimePoint n
                       ? Json(nullptr)
                       : Json{{"name", text_or_null(i.reporter_name)}, {"phone", text_or_null(i.reporter_phone)}};
   Json assignment{{"grid", i.grid_id == 0 ? Json(nullptr)
-                                          : Json{{"id", i.grid_id}, {"code", i.grid_code}, {"name", i.grid_name}}},
+                                          : Json{{"id", i.grid_id},
+                                                 {"code", i.grid_code},
+                                                 {"name", i.grid_name},
+                                                 {"version", i.grid_version == 0 ? Json(nullptr)
+                                                                                 : Json(i.grid_version)}}},
                   {"chain", std::move(chain)},
                   {"covered", i.covered},
                   {"distance_m", i.covered ? Json(nullptr) : Json(i.distance_m)},

@@ -123,7 +123,13 @@ Response Router::handle(const Request& request) const {
         std::cerr << "request " << request.request_id << " failed: " << e.code() << ": " << e.what() << std::endl;
         return error_response(500, "internal_error", "internal error (request " + request.request_id + ")");
       }
-      return error_response(http_status(e.kind()), e.code(), e.what(), e.field());
+      Response r = error_response(http_status(e.kind()), e.code(), e.what(), e.field());
+      if (!e.details().empty()) {
+        Json body = Json::parse(r.body);
+        body["details"] = Json::parse(e.details(), nullptr, false);
+        r.body = body.dump();
+      }
+      return r;
     } catch (const std::exception& e) {
       std::cerr << "request " << request.request_id << " failed: " << e.what() << std::endl;
       return error_response(500, "internal_error", "internal error (request " + request.request_id + ")");

@@ -43,14 +43,7 @@ std::string field_of(const std::string& where, const char* name) {
 /// upserts and updates alike. Grids are stored as MultiPolygons (the
 /// GeoPackage layer's type), so the live copy becomes one too.
 void check_grid_input(GridInput& in) {
-  const Grid& g = in.grid;
-  if (g.code.empty()) throw_invalid("missing_code", "a grid needs a code", field_of(in.where, "code"));
-  if (!is_valid_code(g.code)) {
-    throw_invalid("invalid_code", "code '" + g.code + "' is not 1..64 characters of [0-9A-Za-z_.-]",
-                  field_of(in.where, "code"));
-  }
-  if (g.name.empty()) throw_invalid("missing_name", "a grid needs a name", field_of(in.where, "name"));
-  validate_grid_geometry(in.geometry.get(), in.where);
+  validate_grid_input(in);
   in.geometry = spatial::as_multi_polygon(std::move(in.geometry));
 }
 
@@ -66,6 +59,7 @@ Catalog::Catalog(std::unique_ptr<storage::Store> store, CatalogOptions options)
   std::vector<std::shared_ptr<const StationEntry>> stations;
   for (auto& s : m_store->load_stations()) stations.push_back(std::make_shared<const StationEntry>(std::move(s)));
   m_snapshot = std::make_shared<const Snapshot>(1, std::move(grids), std::move(stations));
+  m_change_times = m_store->grid_change_times();
 }
 
 Catalog::~Catalog() = default;
@@ -129,7 +123,8 @@ void Catalog::remove_change_listener(std::uint64_t token) { m_listeners.remove(t
 // ---------------------------------------------------------------------------
 
 std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bool upsert,
-                                               std::pair<std::size_t, std::size_t>* counts) {
+                                               std::pair<std::size_t, std::size_t>* counts,
+                                               const EditOptions& options) {
   std::lock_guard lock(m_write_mutex);
   const auto snap = snapshot();
   const std::string now = now_iso8601();
@@ -202,17 +197,33 @@ std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bo
     if (existing) {
       g.id = existing->grid.id;
       g.created_at = existing->grid.created_at;
+      g.version = existing->grid.version + 1;
       changes.grid_updates.push_back(g);
       ++updated;
     } else {
       g.id = 0;
       g.created_at = now;
+      g.version = 1;
       changes.grid_inserts.push_back(g);
       insert_positions.push_back(i);
     }
   }
 
+  if (!upsert && options.check_topology) {
+    std::vector<TopologyGrid> changed;
+    for (const GridInput& in : inputs) {
+      changed.push_back({0, in.grid.code, in.grid.name, in.grid.level, in.grid.parent_code, in.geometry.get()});
+    }
+    const auto defects = edit_defects(*snap, changed, {}, options.topology);
+    if (!options.draft) refuse_defects(defects);
+  }
+  changes.at = now;
+  changes.editor = options.editor;
+  changes.reason = options.reason;
+  changes.draft = options.draft;
+  changes.operation = upsert ? "import" : "";
   const storage::ChangeResult result = m_store->apply(changes);
+  remember_change(now);
 
   // Publish: the old entries minus the replaced ones, plus the new ones.
   std::unordered_set<std::int64_t> replaced;
@@ -234,86 +245,44 @@ std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bo
   return ids;
 }
 
-std::vector<std::int64_t> Catalog::create_grids(std::vector<GridInput> inputs) {
-  return write_grids(std::move(inputs), false, nullptr);
+std::vector<std::int64_t> Catalog::create_grids(std::vector<GridInput> inputs, const EditOptions& options) {
+  return write_grids(std::move(inputs), false, nullptr, options);
 }
 
-std::pair<std::size_t, std::size_t> Catalog::upsert_grids(std::vector<GridInput> inputs) {
+std::pair<std::size_t, std::size_t> Catalog::upsert_grids(std::vector<GridInput> inputs, const EditOptions& options) {
   std::pair<std::size_t, std::size_t> counts;
-  write_grids(std::move(inputs), true, &counts);
+  write_grids(std::move(inputs), true, &counts, options);
   return counts;
 }
 
-void Catalog::update_grid(std::int64_t id, GridInput input) {
-  std::lock_guard lock(m_write_mutex);
-  const auto snap = snapshot();
-  const GridEntry* existing = snap->grid_by_id(id);
-  if (!existing) throw_not_found("grid_not_found", "no grid with id " + std::to_string(id), "id");
-  Grid& g = input.grid;
-  if (g.code.empty()) g.code = existing->grid.code;
-  check_grid_input(input);
-  if (const GridEntry* other = snap->grid_by_code(g.code); other && other->grid.id != id) {
-    throw_conflict("duplicate_code", "a grid with code '" + g.code + "' already exists (id " +
-                                         std::to_string(other->grid.id) + ")",
-                   field_of(input.where, "code"));
-  }
-  if (!g.parent_code.empty()) {
-    const GridEntry* p = snap->grid_by_code(g.parent_code);
-    if (!p || p->grid.id == id) {
-      throw_invalid("unknown_parent", "parent '" + g.parent_code + "' does not exist", field_of(input.where, "parent"));
-    }
-    if (p->grid.level >= g.level) {
-      throw_invalid("invalid_parent", "parent '" + g.parent_code + "' is not coarser than this grid",
-                    field_of(input.where, "parent"));
+void Catalog::update_grid(std::int64_t id, GridInput input, const EditOptions& options) {
+  EditPlan plan;
+  plan.operation = "update";
+  {
+    const auto snap = snapshot();
+    const GridEntry* existing = snap->grid_by_id(id);
+    if (!existing) throw_not_found("grid_not_found", "no grid with id " + std::to_string(id), "id");
+    if (input.grid.code.empty()) input.grid.code = existing->grid.code;
+    input.grid.id = id;
+    const std::string new_code = input.grid.code;
+    plan.updates.push_back(std::move(input));
+    if (new_code != existing->grid.code) {  // children follow the new code
+      for (std::size_t c : snap->children_of(existing->grid.code)) {
+        const GridEntry& child = *snap->grids()[c];
+        GridInput ci{child.grid, spatial::clone(child.shape.geometry()), ""};
+        ci.grid.parent_code = new_code;
+        plan.updates.push_back(std::move(ci));
+      }
     }
   }
-  for (std::size_t c : snap->children_of(existing->grid.code)) {
-    if (snap->grids()[c]->grid.level <= g.level) {
-      throw_conflict("invalid_level", "a child of this grid is not finer than the new level",
-                     field_of(input.where, "level"));
-    }
-  }
-  g.id = id;
-  g.created_at = existing->grid.created_at;
-  g.updated_at = now_iso8601();
-  g.wkb = spatial::to_wkb(input.geometry.get());
-
-  storage::ChangeSet changes;
-  changes.grid_updates.push_back(g);
-  if (g.code != existing->grid.code) {  // children follow the new code
-    for (std::size_t c : snap->children_of(existing->grid.code)) {
-      Grid child = snap->grids()[c]->grid;
-      child.parent_code = g.code;
-      child.updated_at = g.updated_at;
-      child.wkb = spatial::to_wkb(snap->grids()[c]->shape.geometry());
-      changes.grid_updates.push_back(child);
-    }
-  }
-  m_store->apply(changes);
-
-  std::unordered_set<std::int64_t> replaced;
-  for (const auto& u : changes.grid_updates) replaced.insert(u.id);
-  std::vector<std::shared_ptr<const GridEntry>> grids = kept(snap->grids(), replaced, grid_id);
-  grids.push_back(std::make_shared<const GridEntry>(std::move(g), std::move(input.geometry)));
-  for (std::size_t j = 1; j < changes.grid_updates.size(); ++j) grids.push_back(make_entry(changes.grid_updates[j]));
-  publish_grids(*snap, std::move(grids));
+  apply(std::move(plan), options);
 }
 
-void Catalog::delete_grid(std::int64_t id) {
-  std::lock_guard lock(m_write_mutex);
-  const auto snap = snapshot();
-  const GridEntry* existing = snap->grid_by_id(id);
-  if (!existing) throw_not_found("grid_not_found", "no grid with id " + std::to_string(id), "id");
-  const auto& children = snap->children_of(existing->grid.code);
-  if (!children.empty()) {
-    throw_conflict("has_children", "grid " + existing->grid.code + " has " + std::to_string(children.size()) +
-                                       " children; delete or move them first",
-                   "id");
-  }
-  storage::ChangeSet changes;
-  changes.grid_deletes.push_back(id);
-  m_store->apply(changes);
-  publish_grids(*snap, kept(snap->grids(), {id}, grid_id));
+void Catalog::delete_grid(std::int64_t id, const EditOptions& options) {
+  EditPlan plan;
+  plan.operation = "delete";
+  plan.deletes.push_back(id);
+  apply(std::move(plan), options);
 }
 
 // ---------------------------------------------------------------------------

@@ -66,6 +66,7 @@ void IncidentService::assign(Incident& incident, const Snapshot& snapshot, const
   incident.chain.fill(0);
   if (!grid) {
     incident.grid_id = 0;
+    incident.grid_version = 0;
     incident.grid_code.clear();
     incident.grid_name.clear();
     incident.assignee_name.clear();
@@ -73,6 +74,7 @@ void IncidentService::assign(Incident& incident, const Snapshot& snapshot, const
     return;
   }
   incident.grid_id = grid->grid.id;
+  incident.grid_version = grid->grid.version;
   incident.grid_code = grid->grid.code;
   incident.grid_name = grid->grid.name;
   const Person* p = responsible(grid->grid);

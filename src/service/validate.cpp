@@ -47,3 +47,18 @@ void Catalog::validate_station(const StationInput& input) const {
 }
 
 }  // namespace gridd::service
+
+namespace gridd::service {
+
+void validate_grid_input(const GridInput& input) {
+  const Grid& g = input.grid;
+  const std::string prefix = input.where.empty() ? "properties/" : input.where + "/properties/";
+  if (g.code.empty()) throw_invalid("missing_code", "a grid needs a code", prefix + "code");
+  if (!is_valid_code(g.code)) {
+    throw_invalid("invalid_code", "code '" + g.code + "' is not 1..64 characters of [0-9A-Za-z_.-]", prefix + "code");
+  }
+  if (g.name.empty()) throw_invalid("missing_name", "a grid needs a name", prefix + "name");
+  validate_grid_geometry(input.geometry.get(), input.where);
+}
+
+}  // namespace gridd::service

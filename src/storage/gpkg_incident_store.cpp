@@ -258,8 +258,8 @@ constexpr const char* k_incident_columns =
     "reporter_name, reporter_phone, grid_id, grid_code, grid_name, chain_district, chain_street, "
     "chain_community, chain_grid, chain_micro_grid, covered, distance_m, assignee_name, assignee_phone, "
     "handler, escalation_level, created_at, updated_at, dispatched_at, due_at, near_due_at, resolved_at, "
-    "closed_at, satisfaction, attributes";
-constexpr int k_incident_column_count = 35;
+    "closed_at, satisfaction, attributes, grid_version";
+constexpr int k_incident_column_count = 36;
 
 /// The values of an incident in the order of k_incident_columns (id first).
 std::vector<Value> incident_values(const Incident& i) {
@@ -296,6 +296,7 @@ std::vector<Value> incident_values(const Incident& i) {
   v.emplace_back(opt_text(i.closed_at));
   v.emplace_back(i.satisfaction ? Value(std::int64_t{*i.satisfaction}) : Value(nullptr));
   v.emplace_back(i.attributes.dump());
+  v.emplace_back(i.grid_version == 0 ? Value(nullptr) : Value(i.grid_version));
   return v;
 }
 
@@ -348,6 +349,7 @@ Incident read_incident(const Stmt& st, int first = 0) {
   if (!st.null(c)) i.satisfaction = static_cast<int>(st.i64(c));
   ++c;
   i.attributes = parse_json_or(st.text(c++), Json::object());
+  i.grid_version = st.i64(c++);
   return i;
 }
 

@@ -6,6 +6,7 @@
 #include <ogr_geometry.h>
 #include <ogrsf_frmts.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "gridd/core/error.hpp"
@@ -16,7 +17,7 @@ namespace gridd::storage {
 
 namespace {
 
-constexpr int k_schema_version = 2;
+constexpr int k_schema_version = 3;
 
 [[noreturn]] void fail(const std::string& what) {
   const std::string msg = CPLGetLastErrorMsg();
@@ -37,7 +38,18 @@ const FieldSpec k_grid_fields[] = {
     {"level", OFTString, OFSTNone},        {"parent_code", OFTString, OFSTNone},
     {"people", OFTString, OFSTJSON},       {"households", OFTInteger64, OFSTNone},
     {"attributes", OFTString, OFSTJSON},   {"created_at", OFTString, OFSTNone},
-    {"updated_at", OFTString, OFSTNone},
+    {"updated_at", OFTString, OFSTNone},   {"version", OFTInteger64, OFSTNone},
+};
+
+const FieldSpec k_grid_version_fields[] = {
+    {"grid_id", OFTInteger64, OFSTNone},   {"version", OFTInteger64, OFSTNone},
+    {"code", OFTString, OFSTNone},         {"name", OFTString, OFSTNone},
+    {"level", OFTString, OFSTNone},        {"parent_code", OFTString, OFSTNone},
+    {"people", OFTString, OFSTJSON},       {"households", OFTInteger64, OFSTNone},
+    {"attributes", OFTString, OFSTJSON},   {"created_at", OFTString, OFSTNone},
+    {"valid_from", OFTString, OFSTNone},   {"valid_to", OFTString, OFSTNone},
+    {"operation", OFTString, OFSTNone},    {"editor", OFTString, OFSTNone},
+    {"reason", OFTString, OFSTNone},       {"draft", OFTInteger, OFSTBoolean},
 };
 
 const FieldSpec k_station_fields[] = {
@@ -65,7 +77,7 @@ const FieldSpec k_incident_fields[] = {
     {"dispatched_at", OFTDateTime, OFSTNone},  {"due_at", OFTDateTime, OFSTNone},
     {"near_due_at", OFTDateTime, OFSTNone},    {"resolved_at", OFTDateTime, OFSTNone},
     {"closed_at", OFTDateTime, OFSTNone},      {"satisfaction", OFTInteger, OFSTNone},
-    {"attributes", OFTString, OFSTJSON},
+    {"attributes", OFTString, OFSTJSON},       {"grid_version", OFTInteger64, OFSTNone},
 };
 
 const FieldSpec k_event_fields[] = {
@@ -85,11 +97,13 @@ const FieldSpec k_attachment_fields[] = {
 };
 
 template <std::size_t N>
-void create_layer(GDALDataset& ds, const char* name, OGRwkbGeometryType type, const FieldSpec (&fields)[N]) {
+void create_layer(GDALDataset& ds, const char* name, OGRwkbGeometryType type, const FieldSpec (&fields)[N],
+                  bool spatial_index = true) {
   OGRSpatialReference srs;
   srs.importFromEPSG(4326);
   srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
-  const char* options[] = {"FID=id", "GEOMETRY_NAME=geom", "SPATIAL_INDEX=YES", nullptr};
+  const char* options[] = {"FID=id", "GEOMETRY_NAME=geom", spatial_index ? "SPATIAL_INDEX=YES" : "SPATIAL_INDEX=NO",
+                           nullptr};
   const char* table_options[] = {"FID=id", nullptr};
   OGRLayer* layer = type == wkbNone ? ds.CreateLayer(name, nullptr, wkbNone, const_cast<char**>(table_options))
                                     : ds.CreateLayer(name, &srs, type, const_cast<char**>(options));
@@ -154,7 +168,76 @@ void fill(OGRFeature& f, const Grid& g) {
   f.SetField("attributes", g.attributes.dump().c_str());
   f.SetField("created_at", g.created_at.c_str());
   f.SetField("updated_at", g.updated_at.c_str());
+  f.SetField("version", static_cast<GIntBig>(g.version));
   f.SetGeometryDirectly(geometry_from_wkb(g.wkb, true).release());
+}
+
+/// The common fields of a grid row and a grid-version row.
+Grid read_grid_fields(const OGRFeature& f) {
+  Grid g;
+  g.code = get_string(f, "code");
+  g.name = get_string(f, "name");
+  g.level = try_parse_level(get_string(f, "level")).value_or(Level::grid);
+  g.parent_code = get_string(f, "parent_code");
+  try {
+    g.people = people_from_json(get_json(f, "people", Json::array()));
+  } catch (const Error&) {
+    g.people.clear();  // a hand-edited file; keep the grid, drop the bad list
+  }
+  const int hi = f.GetFieldIndex("households");
+  if (hi >= 0 && f.IsFieldSetAndNotNull(hi)) g.households = f.GetFieldAsInteger64(hi);
+  g.attributes = get_json(f, "attributes", Json::object());
+  g.created_at = get_string(f, "created_at");
+  const int vi = f.GetFieldIndex("version");
+  g.version = vi >= 0 && f.IsFieldSetAndNotNull(vi) ? f.GetFieldAsInteger64(vi) : 1;
+  g.wkb = geometry_wkb(f);
+  return g;
+}
+
+/// A row of grid_versions.
+void fill_version(OGRFeature& f, const GridVersion& v) {
+  const Grid& g = v.grid;
+  f.SetField("grid_id", static_cast<GIntBig>(g.id));
+  f.SetField("version", static_cast<GIntBig>(g.version));
+  f.SetField("code", g.code.c_str());
+  f.SetField("name", g.name.c_str());
+  f.SetField("level", std::string(to_string(g.level)).c_str());
+  set_string(f, "parent_code", g.parent_code);
+  f.SetField("people", to_json(g.people).dump().c_str());
+  if (g.households) f.SetField("households", static_cast<GIntBig>(*g.households));
+  f.SetField("attributes", g.attributes.dump().c_str());
+  set_string(f, "created_at", g.created_at);
+  f.SetField("valid_from", v.valid_from.c_str());
+  set_string(f, "valid_to", v.valid_to);
+  f.SetField("operation", v.operation.c_str());
+  set_string(f, "editor", v.editor);
+  set_string(f, "reason", v.reason);
+  f.SetField("draft", v.draft ? 1 : 0);
+  if (!g.wkb.empty()) f.SetGeometryDirectly(geometry_from_wkb(g.wkb, true).release());
+}
+
+GridVersion read_version(const OGRFeature& f) {
+  GridVersion v;
+  v.grid = read_grid_fields(f);
+  v.grid.id = std::stoll("0" + get_string(f, "grid_id"));
+  v.valid_from = get_string(f, "valid_from");
+  v.valid_to = get_string(f, "valid_to");
+  v.grid.updated_at = v.valid_from;
+  v.operation = get_string(f, "operation");
+  v.editor = get_string(f, "editor");
+  v.reason = get_string(f, "reason");
+  v.draft = get_string(f, "draft") == "1";
+  return v;
+}
+
+/// SQL string literal.
+std::string quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
 }
 
 void fill(OGRFeature& f, const Station& s) {
@@ -200,12 +283,54 @@ void ensure_incident_schema(GDALDataset& ds) {
   sql(ds, "INSERT OR REPLACE INTO gridd_meta VALUES ('schema_version', '" + std::to_string(k_schema_version) + "')");
 }
 
+bool has_field(OGRLayer* layer, const char* name) { return layer->GetLayerDefn()->GetFieldIndex(name) >= 0; }
+
+/// Schema version 3: grid versions (history and time travel) and the grid
+/// version an incident was assigned under. Added to older stores: every
+/// existing grid gets version 1, valid from its creation.
+void ensure_history_schema(GDALDataset& ds) {
+  OGRLayer* grids = ds.GetLayerByName("grids");
+  if (!grids) return;
+  if (!has_field(grids, "version")) {
+    OGRFieldDefn defn("version", OFTInteger64);
+    if (grids->CreateField(&defn) != OGRERR_NONE) fail("cannot add grids.version");
+    sql(ds, "UPDATE grids SET version = 1");
+  }
+  if (OGRLayer* incidents = ds.GetLayerByName("incidents"); incidents && !has_field(incidents, "grid_version")) {
+    OGRFieldDefn defn("grid_version", OFTInteger64);
+    if (incidents->CreateField(&defn) != OGRERR_NONE) fail("cannot add incidents.grid_version");
+  }
+  if (!ds.GetLayerByName("grid_versions")) {
+    create_layer(ds, "grid_versions", wkbMultiPolygon, k_grid_version_fields, false);
+    sql(ds, "CREATE INDEX grid_versions_grid_idx ON grid_versions(grid_id, version)");
+    sql(ds, "CREATE INDEX grid_versions_time_idx ON grid_versions(valid_from, valid_to)");
+    OGRLayer* versions = ds.GetLayerByName("grid_versions");
+    if (ds.StartTransaction(TRUE) != OGRERR_NONE) fail("cannot start a transaction");
+    grids->ResetReading();
+    for (auto& f : *grids) {
+      GridVersion v;
+      v.grid = read_grid_fields(*f);
+      v.grid.id = f->GetFID();
+      v.valid_from = v.grid.created_at.empty() ? get_string(*f, "updated_at") : v.grid.created_at;
+      v.operation = "create";
+      v.editor = "gridd";
+      v.reason = "history started";
+      OGRFeature row(versions->GetLayerDefn());
+      fill_version(row, v);
+      if (versions->CreateFeature(&row) != OGRERR_NONE) fail("cannot write a grid version");
+    }
+    if (ds.CommitTransaction() != OGRERR_NONE) fail("commit failed");
+  }
+  sql(ds, "INSERT OR REPLACE INTO gridd_meta VALUES ('schema_version', '" + std::to_string(k_schema_version) + "')");
+}
+
 }  // namespace
 
 struct GpkgStore::Impl {
   GDALDatasetUniquePtr ds;
   OGRLayer* grids = nullptr;
   OGRLayer* stations = nullptr;
+  OGRLayer* versions = nullptr;
 };
 
 GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::make_unique<Impl>()) {
@@ -231,12 +356,16 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
         "CREATE UNIQUE INDEX stations_code_uq ON stations(code) WHERE code IS NOT NULL", nullptr, nullptr);
     created->ExecuteSQL("CREATE TABLE gridd_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", nullptr, nullptr);
     ensure_incident_schema(*created);
+    ensure_history_schema(*created);
     created.reset();  // close, so spatial indexes and metadata are complete on disk
   } else {
     GDALDatasetUniquePtr existing(
         GDALDataset::Open(m_path.c_str(), GDAL_OF_VECTOR | GDAL_OF_UPDATE, nullptr, nullptr, nullptr));
     if (existing && existing->GetLayerByName("grids") && !existing->GetLayerByName("incident_attachments")) {
       ensure_incident_schema(*existing);  // migrate a version-1 store
+    }
+    if (existing && existing->GetLayerByName("grids") && !existing->GetLayerByName("grid_versions")) {
+      ensure_history_schema(*existing);  // migrate a version-2 store
     }
   }
   m_impl->ds.reset(GDALDataset::Open(m_path.c_str(), GDAL_OF_VECTOR | GDAL_OF_UPDATE, nullptr, nullptr, nullptr));
@@ -245,7 +374,8 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
   }
   m_impl->grids = m_impl->ds->GetLayerByName("grids");
   m_impl->stations = m_impl->ds->GetLayerByName("stations");
-  if (!m_impl->grids || !m_impl->stations) {
+  m_impl->versions = m_impl->ds->GetLayerByName("grid_versions");
+  if (!m_impl->grids || !m_impl->stations || !m_impl->versions) {
     throw_invalid("invalid_store", "'" + m_path + "' is not a gridd store (layers grids/stations missing)", "store");
   }
   m_incidents = std::make_unique<GpkgIncidentStore>(m_path, m_mutex);
@@ -266,25 +396,59 @@ std::vector<Grid> GpkgStore::load_grids() {
   OGRLayer* layer = m_impl->grids;
   layer->ResetReading();
   for (auto& f : *layer) {
-    Grid g;
+    Grid g = read_grid_fields(*f);
     g.id = f->GetFID();
-    g.code = get_string(*f, "code");
-    g.name = get_string(*f, "name");
-    g.level = try_parse_level(get_string(*f, "level")).value_or(Level::grid);
-    g.parent_code = get_string(*f, "parent_code");
-    try {
-      g.people = people_from_json(get_json(*f, "people", Json::array()));
-    } catch (const Error&) {
-      g.people.clear();  // a hand-edited file; keep the grid, drop the bad list
-    }
-    const int hi = f->GetFieldIndex("households");
-    if (hi >= 0 && f->IsFieldSetAndNotNull(hi)) g.households = f->GetFieldAsInteger64(hi);
-    g.attributes = get_json(*f, "attributes", Json::object());
-    g.created_at = get_string(*f, "created_at");
     g.updated_at = get_string(*f, "updated_at");
-    g.wkb = geometry_wkb(*f);
     out.push_back(std::move(g));
   }
+  return out;
+}
+
+std::vector<GridVersion> GpkgStore::grid_history(std::int64_t grid_id) {
+  std::lock_guard lock(m_mutex);
+  QuietGdalErrors quiet;
+  std::vector<GridVersion> out;
+  OGRLayer* layer = m_impl->versions;
+  layer->SetAttributeFilter(("grid_id = " + std::to_string(grid_id)).c_str());
+  layer->ResetReading();
+  for (auto& f : *layer) out.push_back(read_version(*f));
+  layer->SetAttributeFilter(nullptr);
+  std::sort(out.begin(), out.end(),
+            [](const GridVersion& a, const GridVersion& b) { return a.grid.version < b.grid.version; });
+  return out;
+}
+
+std::vector<Grid> GpkgStore::load_grids_at(const std::string& at) {
+  std::lock_guard lock(m_mutex);
+  QuietGdalErrors quiet;
+  std::vector<Grid> out;
+  OGRLayer* layer = m_impl->versions;
+  const std::string t = quoted(at);
+  layer->SetAttributeFilter(("valid_from <= " + t + " AND (valid_to IS NULL OR valid_to > " + t +
+                             ") AND operation <> 'delete'")
+                                .c_str());
+  layer->ResetReading();
+  for (auto& f : *layer) {
+    GridVersion v = read_version(*f);
+    if (v.grid.wkb.empty()) continue;
+    out.push_back(std::move(v.grid));
+  }
+  layer->SetAttributeFilter(nullptr);
+  std::sort(out.begin(), out.end(), [](const Grid& a, const Grid& b) { return a.id < b.id; });
+  return out;
+}
+
+std::vector<std::string> GpkgStore::grid_change_times() {
+  std::lock_guard lock(m_mutex);
+  QuietGdalErrors quiet;
+  std::vector<std::string> out;
+  OGRLayer* result = m_impl->ds->ExecuteSQL(
+      "SELECT valid_from AS t FROM grid_versions UNION SELECT valid_to FROM grid_versions WHERE valid_to IS NOT NULL "
+      "ORDER BY 1",
+      nullptr, nullptr);
+  if (!result) fail("cannot read the grid history");
+  for (auto& f : *result) out.push_back(f->GetFieldAsString(0));
+  m_impl->ds->ReleaseResultSet(result);
   return out;
 }
 
@@ -318,10 +482,10 @@ std::vector<Station> GpkgStore::load_stations() {
 namespace {
 
 template <class T>
-std::int64_t insert(OGRLayer* layer, const T& obj) {
+std::int64_t insert(OGRLayer* layer, const T& obj, bool keep_id = false) {
   OGRFeature feature(layer->GetLayerDefn());
   T copy = obj;
-  copy.id = 0;
+  if (!keep_id) copy.id = 0;
   fill(feature, copy);
   if (layer->CreateFeature(&feature) != OGRERR_NONE) fail("insert failed");
   return feature.GetFID();
@@ -356,12 +520,52 @@ ChangeResult GpkgStore::apply(const ChangeSet& changes) {
   GDALDataset& ds = *m_impl->ds;
   if (ds.StartTransaction(TRUE) != OGRERR_NONE) fail("cannot start a transaction");
   try {
+    const std::string at = changes.at.empty() ? now_iso8601() : changes.at;
+    // Close the current version of every grid that changes or goes.
+    auto close_version = [&](std::int64_t id) {
+      sql(ds, "UPDATE grid_versions SET valid_to = " + quoted(at) + " WHERE grid_id = " + std::to_string(id) +
+                  " AND valid_to IS NULL");
+    };
+    auto add_version = [&](const Grid& g, const char* default_operation) {
+      GridVersion v;
+      v.grid = g;
+      v.valid_from = at;
+      v.operation = changes.operation.empty() ? default_operation : changes.operation;
+      v.editor = changes.editor;
+      v.reason = changes.reason;
+      v.draft = changes.draft;
+      OGRFeature row(m_impl->versions->GetLayerDefn());
+      fill_version(row, v);
+      if (m_impl->versions->CreateFeature(&row) != OGRERR_NONE) fail("cannot write a grid version");
+    };
     // Deletes first, so a batch may replace an object by its code.
-    for (auto id : changes.grid_deletes) remove(m_impl->grids, id, "grid");
+    for (auto id : changes.grid_deletes) {
+      std::unique_ptr<OGRFeature> old(m_impl->grids->GetFeature(id));
+      if (!old) throw_not_found("grid_not_found", "no grid with id " + std::to_string(id), "id");
+      remove(m_impl->grids, id, "grid");
+      close_version(id);
+      Grid tombstone = read_grid_fields(*old);
+      tombstone.id = id;
+      tombstone.version += 1;
+      tombstone.wkb.clear();
+      add_version(tombstone, "delete");
+      sql(ds, "UPDATE grid_versions SET valid_to = valid_from WHERE grid_id = " + std::to_string(id) +
+                  " AND valid_to IS NULL");
+    }
     for (auto id : changes.station_deletes) remove(m_impl->stations, id, "station");
-    for (const auto& g : changes.grid_updates) update(m_impl->grids, g, "grid");
+    for (const auto& g : changes.grid_updates) {
+      update(m_impl->grids, g, "grid");
+      close_version(g.id);
+      add_version(g, "update");
+    }
     for (const auto& s : changes.station_updates) update(m_impl->stations, s, "station");
-    for (const auto& g : changes.grid_inserts) result.grid_ids.push_back(insert(m_impl->grids, g));
+    for (const auto& g : changes.grid_inserts) {
+      const std::int64_t id = insert(m_impl->grids, g, g.id != 0);
+      result.grid_ids.push_back(id);
+      Grid copy = g;
+      copy.id = id;
+      add_version(copy, g.id != 0 ? "restore" : "create");
+    }
     for (const auto& s : changes.station_inserts) result.station_ids.push_back(insert(m_impl->stations, s));
     if (ds.CommitTransaction() != OGRERR_NONE) fail("commit failed");
   } catch (...) {

@@ -195,7 +195,10 @@ TEST_F(CrudTest, PutReplacesAGrid) {
   replacement["properties"]["households"] = 1234;
   replacement["properties"]["people"] = Json::array({Json{{"name", "Li Lei"}, {"role", "grid_worker"}, {"phone", "13800000000"}}});
   replacement["properties"]["custom_tag"] = "x";  // unknown properties go to attributes
-  const HttpResponse r = m_client->put(loc, replacement.dump());
+  // The smaller street uncovers more of its district: refused, then saved as a draft.
+  const HttpResponse refused = m_client->put(loc, replacement.dump());
+  expect_error(refused, 409, "topology_defects", "geometry");
+  const HttpResponse r = m_client->put(loc + "?draft=true", replacement.dump());
   ASSERT_EQ(r.status, 200) << r.body;
 
   const Json g = body_json(m_client->get(loc));

@@ -12,6 +12,7 @@
 #include "gridd/api/router.hpp"
 #include "gridd/api/incident_api.hpp"
 #include "gridd/service/catalog.hpp"
+#include "gridd/service/coverage_network.hpp"
 #include "gridd/service/incidents.hpp"
 #include "gridd/service/tiles.hpp"
 
@@ -26,8 +27,9 @@ struct ApiOptions {
 class Api {
  public:
   /// `incidents` may be null (no incident endpoints then).
+  /// `roads` may be null (GET /coverage?mode=network answers 409 network_not_loaded then).
   explicit Api(service::Catalog& catalog, ApiOptions options = {}, service::IncidentService* incidents = nullptr,
-               service::TileService* tiles = nullptr);
+               service::TileService* tiles = nullptr, const service::RoadNetwork* roads = nullptr);
   [[nodiscard]] Response handle(const Request& request) const { return m_router.handle(request); }
 
   /// The live feed of a GET /incidents/feed request (see is_feed_request()).
@@ -42,7 +44,7 @@ class Api {
   Response get_grid(const Request& r, const PathParams& p) const;
   Response create_grids(const Request& r) const;
   Response update_grid(const Request& r, const PathParams& p) const;
-  Response delete_grid(const PathParams& p) const;
+  Response delete_grid(const Request& r, const PathParams& p) const;
   Response list_stations(const Request& r) const;
   Response get_station(const Request& r, const PathParams& p) const;
   Response create_stations(const Request& r) const;

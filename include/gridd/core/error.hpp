@@ -28,11 +28,19 @@ class Error : public std::runtime_error {
   [[nodiscard]] ErrorKind kind() const noexcept { return m_kind; }
   [[nodiscard]] const std::string& code() const noexcept { return m_code; }
   [[nodiscard]] const std::string& field() const noexcept { return m_field; }
+  /// Structured details as serialized JSON (e.g. the topology defects that
+  /// refused an edit); empty when none. The API adds them as "details".
+  [[nodiscard]] const std::string& details() const noexcept { return m_details; }
+  Error& with_details(std::string json) {
+    m_details = std::move(json);
+    return *this;
+  }
 
  private:
   ErrorKind m_kind;
   std::string m_code;
   std::string m_field;
+  std::string m_details;
 };
 
 /// Shorthands for the common cases.

@@ -217,6 +217,7 @@ struct Incident {
   std::int64_t grid_id = 0;
   std::string grid_code;
   std::string grid_name;
+  std::int64_t grid_version = 0;  ///< the version of the grid it was assigned under (0: unknown)
   std::array<std::int64_t, 5> chain{};  ///< the assigned grid's chain: id per Level, 0 when none
   bool covered = true;     ///< false: outside every grid, given to the nearest (flagged)
   double distance_m = 0;   ///< distance to that nearest grid when !covered

@@ -45,6 +45,20 @@ struct Grid {
   std::string wkb;  ///< Polygon or MultiPolygon, WGS84 lon/lat
   std::string created_at;
   std::string updated_at;
+  std::int64_t version = 1;  ///< +1 at every change (see GridVersion)
+};
+
+/// One version of a grid: what it was from valid_from until valid_to (empty:
+/// still current), who changed it and why. A deletion is recorded as a last
+/// version with operation "delete" and no geometry.
+struct GridVersion {
+  Grid grid;  ///< grid.version is this version's number; grid.wkb empty for a deletion
+  std::string valid_from;
+  std::string valid_to;
+  std::string operation;  ///< create, update, delete, restore, split, merge, snap, make_valid, import
+  std::string editor;
+  std::string reason;
+  bool draft = false;  ///< saved although it left topology defects
 };
 
 /// A service point: grid station, service centre, mediation room, ...

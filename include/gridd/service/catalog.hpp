@@ -14,8 +14,11 @@
 #include <string>
 #include <vector>
 
+#include <list>
+
 #include "gridd/core/listeners.hpp"
 #include "gridd/service/snapshot.hpp"
+#include "gridd/service/topology.hpp"
 #include "gridd/spatial/geos.hpp"
 #include "gridd/storage/store.hpp"
 
@@ -32,6 +35,35 @@ struct GridInput {
 struct StationInput {
   Station station;
   std::string where;
+};
+
+/// Who edits and why, and how strictly: an edit that would create an
+/// overlap, a gap or a child outside its parent is refused unless it is
+/// saved as a draft (the version is then marked draft).
+struct EditOptions {
+  std::string editor;
+  std::string reason;
+  bool draft = false;
+  bool check_topology = true;
+  TopologyOptions topology;
+};
+
+/// A reviewed change of several grids at once (split, merge, snap, restore):
+/// updates replace existing grids (grid.id set), creates add grids (id 0,
+/// or the id of a deleted grid being restored), deletes remove grids.
+struct EditPlan {
+  std::string operation;
+  std::vector<GridInput> updates;
+  std::vector<GridInput> creates;
+  std::vector<std::int64_t> deletes;
+};
+
+/// What an edit plan does or would do.
+struct EditOutcome {
+  std::vector<Grid> grids;  ///< the updates then the creates, as stored (wkb set; ids once committed)
+  std::vector<std::int64_t> deleted;
+  std::vector<Defect> defects;  ///< the defects the edit creates (warnings included)
+  bool committed = false;
 };
 
 struct CatalogOptions {
@@ -51,13 +83,42 @@ class Catalog {
   /// Create grids (all or nothing). Parents may be earlier items of the same batch.
   /// @returns the created grids' ids in input order.
   /// @throws Error(invalid_input | conflict | not_found)
-  std::vector<std::int64_t> create_grids(std::vector<GridInput> inputs);
-  /// Create or update by code in one transaction (imports). Returns {created, updated}.
-  std::pair<std::size_t, std::size_t> upsert_grids(std::vector<GridInput> inputs);
+  /// @throws Error(conflict, "topology_defects") with the defects as details
+  ///         when the grids would overlap their siblings or leave their parent.
+  std::vector<std::int64_t> create_grids(std::vector<GridInput> inputs, const EditOptions& options = {});
+  /// Create or update by code in one transaction (imports; no topology
+  /// refusal: imports are checked with check_topology). Returns {created, updated}.
+  std::pair<std::size_t, std::size_t> upsert_grids(std::vector<GridInput> inputs, const EditOptions& options = {});
   /// Replace grid `id` (children follow a code change).
-  void update_grid(std::int64_t id, GridInput input);
+  void update_grid(std::int64_t id, GridInput input, const EditOptions& options = {});
   /// Delete a grid without children. @throws Error(conflict) when it has children.
-  void delete_grid(std::int64_t id);
+  void delete_grid(std::int64_t id, const EditOptions& options = {});
+
+  /// The defects a plan would create, and its grids, without writing.
+  /// @throws Error(invalid_input | not_found | conflict) for a plan that cannot be applied.
+  [[nodiscard]] EditOutcome preview(const EditPlan& plan, const TopologyOptions& topology = {}) const;
+  /// Apply a plan in one transaction (one new version per grid touched).
+  EditOutcome apply(EditPlan plan, const EditOptions& options);
+
+  /// Split grid `id` by a line: the largest part keeps the grid, the others
+  /// become new siblings (codes and names from `names`, else derived);
+  /// children move to the part that holds most of them.
+  [[nodiscard]] EditPlan plan_split(std::int64_t id, const GEOSGeometry* line,
+                                    const std::vector<std::pair<std::string, std::string>>& codes_and_names = {}) const;
+  /// Merge sibling grids into `keep` (default: the first), dissolving
+  /// shared boundaries; the others are deleted, their children move to `keep`.
+  [[nodiscard]] EditPlan plan_merge(const std::vector<std::int64_t>& ids, std::int64_t keep = 0,
+                                    bool allow_disjoint = false) const;
+  /// Snap grid `id` to its parent's boundary and/or its siblings' boundaries.
+  [[nodiscard]] EditPlan plan_snap(std::int64_t id, double tolerance_m, bool to_parent, bool to_neighbours) const;
+  /// Bring back version `version` of grid `id` (also of a deleted grid).
+  [[nodiscard]] EditPlan plan_restore(std::int64_t id, std::int64_t version) const;
+
+  /// Every version of grid `id`, oldest first. @throws Error(not_found).
+  [[nodiscard]] std::vector<GridVersion> history(std::int64_t id) const;
+  /// The grids as they were at `at` (ISO 8601 UTC) with today's stations;
+  /// the current snapshot for a time at or after the last change.
+  [[nodiscard]] std::shared_ptr<const Snapshot> snapshot_at(const std::string& at) const;
 
   std::vector<std::int64_t> create_stations(std::vector<StationInput> inputs);
   std::pair<std::size_t, std::size_t> upsert_stations(std::vector<StationInput> inputs);
@@ -83,7 +144,11 @@ class Catalog {
   void publish_grids(const Snapshot& previous, std::vector<std::shared_ptr<const GridEntry>> grids);
   void publish_stations(const Snapshot& previous, std::vector<std::shared_ptr<const StationEntry>> stations);
   std::vector<std::int64_t> write_grids(std::vector<GridInput> inputs, bool upsert,
-                                        std::pair<std::size_t, std::size_t>* counts);
+                                        std::pair<std::size_t, std::size_t>* counts, const EditOptions& options);
+  /// Validate a plan against `snap`; fills the ids, versions and times.
+  EditOutcome check_plan(const Snapshot& snap, EditPlan& plan, const TopologyOptions& topology,
+                         const std::string& now) const;
+  void remember_change(const std::string& at);
   std::vector<std::int64_t> write_stations(std::vector<StationInput> inputs, bool upsert,
                                            std::pair<std::size_t, std::size_t>* counts);
 
@@ -92,11 +157,28 @@ class Catalog {
   std::mutex m_write_mutex;  // one writer at a time; readers never take it
   std::shared_ptr<const Snapshot> m_snapshot;  // accessed with std::atomic_load/store
   Listeners<const std::vector<spatial::Envelope>&, const std::vector<spatial::Envelope>&> m_listeners{"catalog change"};
+
+  // The past: the instants grids changed, and a few snapshots of it.
+  mutable std::mutex m_past_mutex;
+  std::vector<std::string> m_change_times;
+  mutable std::list<std::pair<std::string, std::shared_ptr<const Snapshot>>> m_past;
 };
+
+/// Refuse an edit whose new defects include an overlap, a gap, a child
+/// outside its parent or an invalid shape: Error(conflict,
+/// "topology_defects") with the defects as a GeoJSON FeatureCollection.
+void refuse_defects(const std::vector<Defect>& defects);
 
 /// Validate a grid geometry in WGS84: Polygon or MultiPolygon, not empty,
 /// coordinates in range, OGC-valid (GEOS's reason and location otherwise).
 /// @throws Error(invalid_input) with the field `where`.
 void validate_grid_geometry(const GEOSGeometry* geometry, const std::string& where);
+
+/// The checks of one grid input on its own, without writing anything: code,
+/// name and geometry (validate_grid_geometry), the rules create, upsert and
+/// update apply to each input. Imports use it to validate every feature
+/// before committing. @throws Error(invalid_input) naming the field under
+/// input.where ("features/3/properties/code").
+void validate_grid_input(const GridInput& input);
 
 }  // namespace gridd::service

@@ -25,6 +25,9 @@ class GpkgStore final : public Store {
   std::vector<Grid> load_grids() override;
   std::vector<Station> load_stations() override;
   ChangeResult apply(const ChangeSet& changes) override;
+  std::vector<GridVersion> grid_history(std::int64_t grid_id) override;
+  std::vector<Grid> load_grids_at(const std::string& at) override;
+  std::vector<std::string> grid_change_times() override;
   IncidentStore& incidents() override;
   [[nodiscard]] std::string describe() const override;
 

@@ -16,7 +16,9 @@
 namespace gridd::storage {
 
 /// A batch of writes applied atomically. Inserts carry id 0 and get fresh
-/// ids; updates replace the whole object with the given id.
+/// ids (or the id of a deleted grid being restored); updates replace the
+/// whole object with the given id. Every grid write also appends a
+/// GridVersion stamped with `at`, `editor`, `reason` and `operation`.
 struct ChangeSet {
   std::vector<Grid> grid_inserts;
   std::vector<Grid> grid_updates;
@@ -24,6 +26,12 @@ struct ChangeSet {
   std::vector<Station> station_inserts;
   std::vector<Station> station_updates;
   std::vector<std::int64_t> station_deletes;
+
+  std::string at;         ///< when (ISO 8601 UTC); valid_from of the new versions
+  std::string editor;
+  std::string reason;
+  std::string operation;  ///< for the grid versions; empty: create/update/delete by kind of write
+  bool draft = false;
 
   [[nodiscard]] bool empty() const noexcept {
     return grid_inserts.empty() && grid_updates.empty() && grid_deletes.empty() &&
@@ -50,6 +58,14 @@ class Store {
   ///         Error(conflict) for a duplicate code, Error(unavailable/internal)
   ///         when the store fails; nothing is written then.
   virtual ChangeResult apply(const ChangeSet& changes) = 0;
+
+  /// Every version of a grid, oldest first (empty for an unknown id).
+  virtual std::vector<GridVersion> grid_history(std::int64_t grid_id) = 0;
+  /// The grids as they were at `at` (ISO 8601 UTC), from the version history.
+  virtual std::vector<Grid> load_grids_at(const std::string& at) = 0;
+  /// Every instant at which some grid changed, ascending (for caching the
+  /// past: two moments between the same instants see the same grids).
+  virtual std::vector<std::string> grid_change_times() = 0;
 
   /// The incidents kept in the same store (owned by it).
   virtual IncidentStore& incidents() = 0;

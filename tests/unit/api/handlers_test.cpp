@@ -289,7 +289,11 @@ TEST_F(ApiTest, UpdateAndDeleteGrids) {
   const Response put = call("PUT", "/grids/" + std::to_string(s1["id"].get<std::int64_t>()), "", s1.dump());
   ASSERT_EQ(put.status, 200) << put.body;
   EXPECT_EQ(json(put)["properties"]["name"], "西街道");
-  const Response del = call("DELETE", "/grids/" + s1["id"].dump());
+  // Deleting a street uncovers part of its district: refused with the gap.
+  const Response refused = call("DELETE", "/grids/" + s1["id"].dump());
+  expect_error(refused, 409, "topology_defects", "geometry");
+  EXPECT_EQ(json(refused)["details"]["features"][0]["properties"]["type"], "gap") << refused.body;
+  const Response del = call("DELETE", "/grids/" + s1["id"].dump(), "draft=true&reason=test");
   EXPECT_EQ(del.status, 204);
   EXPECT_TRUE(del.body.empty());
   expect_error(call("GET", "/grids/" + s1["id"].dump()), 404, "grid_not_found", "id");

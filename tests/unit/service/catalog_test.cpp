@@ -11,6 +11,7 @@
 namespace gridd::service {
 namespace {
 
+
 using test::CatalogFixture;
 using test::expect_error;
 using test::grid_in;
@@ -163,8 +164,12 @@ TEST(Catalog, DeleteRefusesGridsWithChildren) {
   const std::string msg =
       expect_error([&] { f.catalog->delete_grid(ids[0]); }, ErrorKind::conflict, "has_children", "id");
   EXPECT_NE(msg.find("2 children"), std::string::npos) << msg;
-  f.catalog->delete_grid(ids[1]);
-  f.catalog->delete_grid(ids[2]);
+  // Deleting one street uncovers half of the district: refused unless a draft.
+  expect_error([&] { f.catalog->delete_grid(ids[1]); }, ErrorKind::conflict, "topology_defects", "geometry");
+  EditOptions draft;
+  draft.draft = true;
+  f.catalog->delete_grid(ids[1], draft);
+  f.catalog->delete_grid(ids[2]);  // the last child: the district is simply undivided again
   f.catalog->delete_grid(ids[0]);  // now childless
   EXPECT_TRUE(f.catalog->snapshot()->grids().empty());
   EXPECT_TRUE(f.reopen()->snapshot()->grids().empty());
@@ -203,7 +208,7 @@ TEST(Catalog, UpdateValidatesAgainstTheHierarchy) {
                ErrorKind::conflict, "duplicate_code", "properties/code");
   // Being one's own parent is refused.
   expect_error([&] { f.catalog->update_grid(ids[1], grid_in("110101001", Level::street, "110101001", 116.0, 39.9, 116.1, 40.1)); },
-               ErrorKind::invalid_input, "unknown_parent", "properties/parent");
+               ErrorKind::invalid_input, "invalid_parent", "properties/parent");
   expect_error([&] { f.catalog->update_grid(424242, grid_in("Q", Level::street, "", 116.0, 39.9, 116.1, 40.1)); },
                ErrorKind::not_found, "grid_not_found", "id");
   // An empty code keeps the current one.
@@ -223,7 +228,9 @@ TEST(Catalog, OldSnapshotsStayUsableWhileNewOnesArePublished) {
   const auto v = old->version();
   const GridEntry* old_street = old->grid_by_code("110101002");
   ASSERT_NE(old_street, nullptr);
-  f.catalog->delete_grid(old_street->grid.id);
+  EditOptions draft;
+  draft.draft = true;
+  f.catalog->delete_grid(old_street->grid.id, draft);
   f.catalog->create_grids(grids(grid_in("X1", Level::district, "", 120, 30, 120.1, 30.1)));
   const auto now = f.catalog->snapshot();
   EXPECT_EQ(now->version(), v + 2);

@@ -304,6 +304,18 @@ TEST(OgrImport, LoadDemoFillsAnEmptyCatalogOnce) {
 // Export and round trips
 // ---------------------------------------------------------------------------
 
+ExportOptions export_crs(const std::string& crs) {
+  ExportOptions o;
+  o.crs = crs;
+  return o;
+}
+
+ExportOptions export_format(const std::string& format) {
+  ExportOptions o;
+  o.format = format;
+  return o;
+}
+
 class OgrRoundTrip : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OgrRoundTrip, ExportThenImportKeepsCodesAndGeometries) {
@@ -314,8 +326,8 @@ TEST_P(OgrRoundTrip, ExportThenImportKeepsCodesAndGeometries) {
 
   const std::string grids_path = src.dir.file("grids_out" + GetParam());
   const std::string stations_path = src.dir.file("stations_out" + GetParam());
-  EXPECT_EQ(export_file(*snap, ObjectKind::grids, grids_path, {}), 7u);
-  EXPECT_EQ(export_file(*snap, ObjectKind::stations, stations_path, {}), 3u);
+  EXPECT_EQ(export_file(*snap, ObjectKind::grids, grids_path, {}).written, 7u);
+  EXPECT_EQ(export_file(*snap, ObjectKind::stations, stations_path, {}).written, 3u);
 
   CatalogFixture dst;
   EXPECT_EQ(import_file(*dst.catalog, ObjectKind::grids, grids_path, {}).created, 7u);
@@ -397,7 +409,7 @@ TEST(OgrExport, ProjectedAndGcj02ExportsRoundTrip) {
   const auto snap = src.catalog->snapshot();
   for (const char* crs : {"EPSG:4549", "EPSG:3857", "gcj02"}) {
     const std::string path = src.dir.file(std::string("grids_") + (crs[0] == 'g' ? "gcj" : crs + 5) + ".gpkg");
-    EXPECT_EQ(export_file(*snap, ObjectKind::grids, path, {"", crs}), 7u);
+    EXPECT_EQ(export_file(*snap, ObjectKind::grids, path, export_crs(crs)).written, 7u);
     {
       // The file really holds projected / shifted coordinates.
       GDALDatasetUniquePtr ds(GDALDataset::Open(path.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY, nullptr, nullptr, nullptr));
@@ -428,12 +440,12 @@ TEST(OgrExport, RejectsUnknownFormatsAndCrs) {
   const auto snap = f.catalog->snapshot();
   expect_error([&] { (void)export_file(*snap, ObjectKind::grids, f.dir.file("x.xyz"), {}); },
                ErrorKind::invalid_input, "unknown_format", "format");
-  expect_error([&] { (void)export_file(*snap, ObjectKind::grids, f.dir.file("x.dat"), {"NoSuchDriver", ""}); },
+  expect_error([&] { (void)export_file(*snap, ObjectKind::grids, f.dir.file("x.dat"), export_format("NoSuchDriver")); },
                ErrorKind::invalid_input, "unknown_format", "format");
-  expect_error([&] { (void)export_file(*snap, ObjectKind::grids, f.dir.file("x.gpkg"), {"", "EPSG:0"}); },
+  expect_error([&] { (void)export_file(*snap, ObjectKind::grids, f.dir.file("x.gpkg"), export_crs("EPSG:0")); },
                ErrorKind::invalid_input, "unknown_crs", "crs");
   // An empty catalog exports an empty, valid layer.
-  EXPECT_EQ(export_file(*snap, ObjectKind::stations, f.dir.file("empty.geojson"), {}), 0u);
+  EXPECT_EQ(export_file(*snap, ObjectKind::stations, f.dir.file("empty.geojson"), {}).written, 0u);
   EXPECT_TRUE(std::filesystem::exists(f.dir.file("empty.geojson")));
 }
 

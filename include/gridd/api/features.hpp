@@ -1,0 +1,44 @@
+#pragma once
+/// @file features.hpp
+/// GeoJSON in and out for grids and stations, shared by the endpoints that
+/// read or answer them: rendering a grid or station as a Feature, parsing a
+/// Feature into a GridInput/StationInput (in any CRS), and the common query
+/// parameters of grid writes (editor, reason, draft) and reads (at).
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gridd/api/router.hpp"
+#include "gridd/service/catalog.hpp"
+
+namespace gridd::api {
+
+Response geojson_response(const Json& body, int status = 200);
+
+Json grid_feature(const service::Snapshot& snap, const service::GridEntry& e, bool with_geometry);
+Json station_feature(const service::StationEntry& s);
+
+/// The features of a Feature or a FeatureCollection body.
+std::vector<const Json*> features_of(const Json& body);
+/// A feature's geometry transformed from `crs` to WGS84.
+spatial::GeomPtr feature_geometry(const Json& feature, const std::string& where, const std::string& crs);
+service::GridInput grid_input(const Json& feature, const std::string& where, const std::string& crs);
+service::StationInput station_input(const Json& feature, const std::string& where, const std::string& crs);
+
+std::string crs_param(const Request& r);
+/// geometry=true|false (default true).
+bool geometry_param(const Request& r);
+/// A boolean parameter (true/false/1/0).
+std::optional<bool> param_bool(const Request& r, const std::string& name);
+
+/// editor, reason and draft of a grid write, from the query or from
+/// top-level members of a JSON body (query wins); tolerance_m2 too.
+service::EditOptions edit_options(const Request& r, const Json* body = nullptr);
+
+/// at=<time> (ISO 8601; without an offset, China time) as ISO 8601 UTC.
+std::optional<std::string> at_param(const Request& r);
+/// The current snapshot, or the one as of at= when given.
+std::shared_ptr<const service::Snapshot> snapshot_for(const service::Catalog& catalog, const Request& r);
+
+}  // namespace gridd::api

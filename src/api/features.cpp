@@ -1,0 +1,247 @@
+#include "gridd/api/features.hpp"
+
+#include <cmath>
+#include <set>
+
+#include "gridd/api/params.hpp"
+#include "gridd/core/error.hpp"
+#include "gridd/core/json.hpp"
+#include "gridd/core/time.hpp"
+#include "gridd/spatial/crs.hpp"
+#include "gridd/spatial/geojson.hpp"
+
+namespace gridd::api {
+
+using service::GridEntry;
+using service::Snapshot;
+using service::StationEntry;
+
+namespace {
+
+double round_to(double v, double unit) { return std::round(v / unit) * unit; }
+
+/// Properties gridd computes; ignored on input so a fetched feature can be PUT back.
+const std::set<std::string>& read_only_properties() {
+  static const std::set<std::string> names = {"id", "parent_id", "area_m2", "children", "created_at", "updated_at",
+                                              "version"};
+  return names;
+}
+
+const Json& properties_of(const Json& feature, const std::string& where) {
+  static const Json empty = Json::object();
+  if (!feature.is_object()) throw_invalid("invalid_geojson", "expected a GeoJSON Feature object", where.empty() ? "body" : where);
+  if (json_string(feature, "type", where) != "Feature") {
+    throw_invalid("invalid_geojson", "expected a GeoJSON Feature", join_field(where, "type"));
+  }
+  auto it = feature.find("properties");
+  if (it == feature.end() || it->is_null()) return empty;
+  if (!it->is_object()) throw_invalid("invalid_geojson", "properties must be an object", join_field(where, "properties"));
+  return *it;
+}
+
+Json collect_attributes(const Json& props, const std::set<std::string>& known, const std::string& where) {
+  Json attrs = Json::object();
+  if (auto it = props.find("attributes"); it != props.end() && !it->is_null()) {
+    if (!it->is_object()) throw_invalid("invalid_attributes", "attributes must be an object", join_field(where, "properties/attributes"));
+    attrs = *it;
+  }
+  for (const auto& [k, v] : props.items()) {
+    if (k == "attributes" || known.count(k) || read_only_properties().count(k)) continue;
+    attrs[k] = v;
+  }
+  return attrs;
+}
+
+
+}  // namespace
+
+Response geojson_response(const Json& body, int status) {
+  return json_response(body, status, "application/geo+json");
+}
+
+
+// ---------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------
+
+Json grid_feature(const Snapshot& snap, const GridEntry& e, bool with_geometry) {
+  const Grid& g = e.grid;
+  Json props{{"id", g.id},
+             {"code", g.code},
+             {"name", g.name},
+             {"level", to_string(g.level)},
+             {"parent", g.parent_code.empty() ? Json(nullptr) : Json(g.parent_code)},
+             {"people", to_json(g.people)},
+             {"households", g.households ? Json(*g.households) : Json(nullptr)},
+             {"area_m2", round_to(e.area_m2, 0.01)},
+             {"attributes", g.attributes},
+             {"created_at", g.created_at},
+             {"updated_at", g.updated_at},
+             {"version", g.version}};
+  const GridEntry* parent = g.parent_code.empty() ? nullptr : snap.grid_by_code(g.parent_code);
+  props["parent_id"] = parent ? Json(parent->grid.id) : Json(nullptr);
+  props["children"] = snap.children_of(g.code).size();
+  return Json{{"type", "Feature"},
+              {"id", g.id},
+              {"geometry", with_geometry ? spatial::geometry_to_geojson(e.shape.geometry()) : Json(nullptr)},
+              {"properties", std::move(props)}};
+}
+
+Json station_feature(const StationEntry& s) {
+  Json props{{"id", s.id},
+             {"code", s.code.empty() ? Json(nullptr) : Json(s.code)},
+             {"name", s.name},
+             {"kind", s.kind},
+             {"address", s.address},
+             {"contact", s.contact},
+             {"hours", s.hours},
+             {"attributes", s.attributes},
+             {"created_at", s.created_at},
+             {"updated_at", s.updated_at}};
+  return Json{{"type", "Feature"},
+              {"id", s.id},
+              {"geometry", Json{{"type", "Point"}, {"coordinates", Json::array({s.lon, s.lat})}}},
+              {"properties", std::move(props)}};
+}
+
+// ---------------------------------------------------------------------------
+// Parsing features
+// ---------------------------------------------------------------------------
+
+std::vector<const Json*> features_of(const Json& body) {
+  std::vector<const Json*> out;
+  if (!body.is_object()) throw_invalid("invalid_geojson", "the body must be a GeoJSON Feature or FeatureCollection", "body");
+  const std::string type = json_string(body, "type", "");
+  if (type == "Feature") {
+    out.push_back(&body);
+  } else if (type == "FeatureCollection") {
+    auto it = body.find("features");
+    if (it == body.end() || !it->is_array()) throw_invalid("invalid_geojson", "a FeatureCollection needs a features array", "features");
+    for (const auto& f : *it) out.push_back(&f);
+    if (out.empty()) throw_invalid("invalid_geojson", "the FeatureCollection is empty", "features");
+  } else {
+    throw_invalid("invalid_geojson", "the body must be a GeoJSON Feature or FeatureCollection (type is '" + type + "')", "type");
+  }
+  return out;
+}
+
+spatial::GeomPtr feature_geometry(const Json& feature, const std::string& where, const std::string& crs) {
+  auto it = feature.find("geometry");
+  const std::string gw = join_field(where, "geometry");
+  if (it == feature.end() || it->is_null()) throw_invalid("missing_geometry", "the feature has no geometry", gw);
+  spatial::GeomPtr g = spatial::geometry_from_geojson(*it, gw);
+  const spatial::CrsTransform& t = spatial::crs_transform(crs);
+  if (t.is_geographic()) {
+    spatial::for_each_xy(g.get(), [&](double x, double y) { spatial::check_lon_lat(x, y, gw); });
+  }
+  try {
+    return spatial::to_wgs84(g.get(), crs);
+  } catch (const Error& e) {
+    throw Error(e.kind(), e.code(), e.what(), gw);
+  }
+}
+
+service::GridInput grid_input(const Json& feature, const std::string& where, const std::string& crs) {
+  static const std::set<std::string> known = {"code", "name", "level", "parent", "people", "households"};
+  const Json& props = properties_of(feature, where);
+  service::GridInput in;
+  in.where = where;
+  Grid& g = in.grid;
+  const std::string pw = join_field(where, "properties");
+  g.code = json_string(props, "code", pw);
+  g.name = json_string(props, "name", pw);
+  const std::string level = json_string(props, "level", pw);
+  if (level.empty()) throw_invalid("missing_level", "a grid needs a level (district, street, community, grid, micro_grid)", pw + "/level");
+  g.level = parse_level(level, pw + "/level");
+  g.parent_code = json_string(props, "parent", pw);
+  if (auto it = props.find("people"); it != props.end()) g.people = people_from_json(*it, pw + "/people");
+  g.households = json_int(props, "households", pw);
+  if (g.households && *g.households < 0) throw_invalid("invalid_households", "households must not be negative", pw + "/households");
+  g.attributes = collect_attributes(props, known, where);
+  in.geometry = feature_geometry(feature, where, crs);
+  return in;
+}
+
+service::StationInput station_input(const Json& feature, const std::string& where, const std::string& crs) {
+  static const std::set<std::string> known = {"code", "name", "kind", "address", "contact", "hours"};
+  const Json& props = properties_of(feature, where);
+  service::StationInput in;
+  in.where = where;
+  Station& s = in.station;
+  const std::string pw = join_field(where, "properties");
+  s.code = json_string(props, "code", pw);
+  s.name = json_string(props, "name", pw);
+  s.kind = json_string(props, "kind", pw);
+  s.address = json_string(props, "address", pw);
+  s.contact = json_string(props, "contact", pw);
+  s.hours = json_string(props, "hours", pw);
+  s.attributes = collect_attributes(props, known, where);
+  spatial::GeomPtr g = feature_geometry(feature, where, crs);
+  if (spatial::type_id(g.get()) != GEOS_POINT) {
+    throw_invalid("invalid_geometry_type", "a station geometry must be a Point", join_field(where, "geometry"));
+  }
+  GEOSGeomGetX_r(spatial::geos(), g.get(), &s.lon);
+  GEOSGeomGetY_r(spatial::geos(), g.get(), &s.lat);
+  return in;
+}
+
+std::string crs_param(const Request& r) { return param(r, "crs").value_or(""); }
+
+bool geometry_param(const Request& r) {
+  const std::string v = param(r, "geometry").value_or("true");
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  throw_invalid("invalid_boolean", "parameter 'geometry' must be true or false", "geometry");
+}
+
+
+std::optional<bool> param_bool(const Request& r, const std::string& name) {
+  const auto v = param(r, name);
+  if (!v) return std::nullopt;
+  if (*v == "true" || *v == "1") return true;
+  if (*v == "false" || *v == "0") return false;
+  throw_invalid("invalid_boolean", "parameter '" + name + "' must be true or false", name);
+}
+
+service::EditOptions edit_options(const Request& r, const Json* body) {
+  service::EditOptions o;
+  auto text = [&](const char* name) -> std::string {
+    if (auto v = param(r, name)) return *v;
+    if (body && body->is_object()) {
+      if (auto it = body->find(name); it != body->end() && !it->is_null()) {
+        if (!it->is_string()) throw_invalid("invalid_type", std::string(name) + " must be a string", name);
+        return it->get<std::string>();
+      }
+    }
+    return {};
+  };
+  o.editor = text("editor");
+  o.reason = text("reason");
+  if (o.editor.size() > 200) throw_invalid("too_long", "editor is longer than 200 characters", "editor");
+  if (o.reason.size() > 2000) throw_invalid("too_long", "reason is longer than 2000 characters", "reason");
+  if (auto d = param_bool(r, "draft")) {
+    o.draft = *d;
+  } else if (body && body->is_object() && body->contains("draft")) {
+    const Json& d = (*body)["draft"];
+    if (!d.is_boolean()) throw_invalid("invalid_boolean", "draft must be true or false", "draft");
+    o.draft = d.get<bool>();
+  }
+  if (auto t = param_double(r, "tolerance_m2")) {
+    if (!(*t >= 0 && *t <= 1e6)) throw_invalid("invalid_tolerance", "tolerance_m2 must be 0..1000000", "tolerance_m2");
+    o.topology.tolerance_m2 = *t;
+  }
+  return o;
+}
+
+std::optional<std::string> at_param(const Request& r) {
+  const auto v = param(r, "at");
+  if (!v) return std::nullopt;
+  return format_iso8601(parse_time(*v, "at"));
+}
+
+std::shared_ptr<const Snapshot> snapshot_for(const service::Catalog& catalog, const Request& r) {
+  if (auto at = at_param(r)) return catalog.snapshot_at(*at);
+  return catalog.snapshot();
+}
+
+}  // namespace gridd::api
