@@ -8,12 +8,17 @@
 #include <gdal_priv.h>
 #include <ogrsf_frmts.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "gridd/spatial/tiles.hpp"
 #include "http/http_test_util.hpp"
@@ -268,6 +273,74 @@ TEST(RasterTiles, BrokenSourcesAreUnhealthyAnd503WhileTheOthersKeepServing) {
   }
   EXPECT_EQ(c.get(tile_path("elev", tile_of(6.0, 49.75, 9), "png")).status, 200);
   EXPECT_TRUE(server.alive());
+}
+
+TEST(RasterTiles, ASlowSourceNeverBlocksLocate) {
+  // A source that is slow to render: 12,000 x 12,000 compressed pixels over
+  // 10 x 10 degrees with no overviews, so every low-zoom tile decodes all of it.
+  TempDir dir;
+  const std::string slow = dir.file("slow.tif");
+  {
+    const char* options[] = {"TILED=YES", "COMPRESS=DEFLATE", "BLOCKXSIZE=512", "BLOCKYSIZE=512", nullptr};
+    GDALDriver* drv = GetGDALDriverManager()->GetDriverByName("GTiff");
+    GDALDatasetUniquePtr ds(drv->Create(slow.c_str(), 12000, 12000, 1, GDT_Byte, const_cast<char**>(options)));
+    ASSERT_TRUE(ds);
+    double gt[6] = {110.0, 10.0 / 12000, 0, 40.0, 0, -10.0 / 12000};
+    ds->SetGeoTransform(gt);
+    ds->SetProjection("GEOGCS[\"WGS 84\",DATUM[\"WGS_1984\",SPHEROID[\"WGS 84\",6378137,298.257223563]],"
+                      "PRIMEM[\"Greenwich\",0],UNIT[\"degree\",0.0174532925199433]]");
+    std::vector<unsigned char> row(12000);
+    for (int y = 0; y < 12000; ++y) {
+      for (int x = 0; x < 12000; ++x) row[x] = static_cast<unsigned char>((x ^ y) & 0xff);
+      ASSERT_EQ(ds->GetRasterBand(1)->RasterIO(GF_Write, 0, y, 12000, 1, row.data(), 12000, 1, GDT_Byte, 0, 0), CE_None);
+    }
+  }
+  ServerProcess server(dir.file("s.gpkg"), {"--raster", "slow=" + slow});
+  HttpClient probe(server.port());
+  ASSERT_EQ(probe.get("/locate?lon=116&lat=35").status, 200);
+
+  // Many distinct low-zoom tiles at once: more work than the rendering pool has threads.
+  std::vector<TileId> tiles;
+  for (int z = 3; z <= 6; ++z) {
+    const TileId a = tile_of(111, 39, z), b = tile_of(119, 31, z);
+    for (std::uint32_t x = a.x; x <= b.x && tiles.size() < 16; ++x) {
+      for (std::uint32_t y = a.y; y <= b.y && tiles.size() < 16; ++y) tiles.push_back(TileId{z, x, y});
+    }
+  }
+  ASSERT_GE(tiles.size(), 12u);
+  std::atomic<int> done{0}, ok{0};
+  std::vector<double> tile_seconds(tiles.size());
+  std::vector<std::thread> clients;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < tiles.size(); ++i) {
+    clients.emplace_back([&, i] {
+      HttpClient c(server.port());
+      const auto t0 = std::chrono::steady_clock::now();
+      if (c.get(tile_path("slow", tiles[i], "png")).status == 200) ++ok;
+      tile_seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ++done;
+    });
+  }
+  // Meanwhile, locate answers at once, again and again.
+  double worst_locate = 0;
+  int locates = 0;
+  while (done.load() < static_cast<int>(tiles.size()) &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(120)) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(probe.get("/locate?lon=116&lat=35").status, 200);
+    worst_locate = std::max(worst_locate, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    ++locates;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& t : clients) t.join();
+  const double slowest_tile = *std::max_element(tile_seconds.begin(), tile_seconds.end());
+  std::cout << tiles.size() << " slow tiles, slowest " << slowest_tile << " s; " << locates
+            << " locates meanwhile, slowest " << worst_locate << " s" << std::endl;
+  EXPECT_EQ(ok.load(), static_cast<int>(tiles.size()));
+  EXPECT_GE(locates, 5) << "the tiles were not slow enough to test anything (slowest " << slowest_tile << " s)";
+  // Locate was never queued behind the renders.
+  EXPECT_LT(worst_locate, 1.0) << locates << " locates, slowest tile " << slowest_tile << " s";
+  EXPECT_LT(worst_locate * 4, slowest_tile) << locates << " locates";
 }
 
 TEST(RasterTiles, WmtsWorksInGdalsWmtsClientAndKvpMatchesRest) {
