@@ -3,6 +3,7 @@
 import * as maplibregl from '/web/node_modules/maplibre-gl/dist/maplibre-gl.mjs';
 import { t, language, setLanguage, applyStatic } from '/web/i18n.js';
 import { renderDashboard } from '/web/dashboard.js';
+import { showPlanner, plannerLanguageChanged, plannerState } from '/web/planner.js';
 
 const COLOURS = { on_track: '#2e7d32', near_due: '#f9a825', due_today: '#ef6c00', overdue: '#c62828', none: '#607d8b' };
 const COLOUR_ORDER = ['overdue', 'due_today', 'near_due', 'on_track', 'none'];
@@ -186,6 +187,7 @@ function highlight(ids) {
 // ---------------------------------------------------------------------------
 
 function showView(name) {
+  state.view = name;
   document.querySelectorAll('.views button').forEach((b) => b.classList.toggle('active', b.dataset.view === name));
   document.querySelectorAll('#panel section').forEach((s) => s.classList.toggle('active', s.dataset.panel === name));
   const dashboard = name === 'dashboard';
@@ -196,6 +198,11 @@ function showView(name) {
     renderDashboard(dashboardContext()).then((r) => { state.dashboard = r; }).catch((e) => toast(e.message));
   } else if (state.map) {
     state.map.resize();
+  }
+  if (state.map && (name === 'planner' || state.planner)) {
+    state.planner = plannerState();
+    showPlanner(name === 'planner', { map: state.map, api, el, toast, t, when, highlight, refreshVectorTiles })
+      .catch((e) => { console.error(e); toast(e.message); });
   }
 }
 
@@ -493,6 +500,7 @@ async function main() {
     renderLive();
     if (state.located) locate(state.located.position.lon, state.located.position.lat);
     if (state.incident) openIncident(state.incident.id);
+    plannerLanguageChanged();
   });
   document.querySelectorAll('.views button').forEach((b) => b.addEventListener('click', () => showView(b.dataset.view)));
 
@@ -532,6 +540,7 @@ async function main() {
   map.addControl(new maplibregl.NavigationControl(), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-right');
   map.on('click', (e) => {
+    if (state.view === 'planner') return;  // the planner handles its own clicks
     const hits = map.queryRenderedFeatures(e.point, { layers: ['incidents', 'incidents-filtered', 'incident-clusters'] });
     const incident = hits.find((h) => h.layer.id !== 'incident-clusters');
     if (incident) return openIncident(incident.properties.id);
