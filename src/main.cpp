@@ -105,6 +105,11 @@ int main(int argc, char** argv) {
   serve->add_option("--threads", threads, "Worker threads (0: one per core)")->capture_default_str();
   serve->add_option("--body-limit", body_limit, "Largest request body in bytes (413 beyond)")->capture_default_str();
   serve->add_flag("--access-log", access_log, "Log every request to stderr");
+  std::string cors_origin = "*";
+  serve->add_option("--cors-origin", cors_origin,
+                    "Access-Control-Allow-Origin: * (any origin), none (no CORS headers) or a comma-separated "
+                    "list of origins")
+      ->capture_default_str();
   serve->add_option("--station-kind", extra_kinds, "An extra station kind to accept (repeatable)");
   std::string categories_path = (std::filesystem::path(GRIDD_GEODATA_DIR) / "categories.json").string();
   int utc_offset = 480;
@@ -308,6 +313,7 @@ int main(int argc, char** argv) {
       so.body_limit = body_limit;
       so.web_root = std::filesystem::is_directory(web) ? web : "";
       so.access_log = access_log;
+      so.cors_origin = cors_origin;
       http::Server server(api, so);
       std::cout << "gridd listening on http://" << host << ":" << server.port() << " ("
                 << catalog.snapshot()->grids().size() << " grids, " << catalog.snapshot()->stations().size()

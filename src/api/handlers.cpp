@@ -8,6 +8,7 @@
 
 #include "gridd/api/features.hpp"
 #include "gridd/api/incident_api.hpp"
+#include "gridd/api/ogc_features.hpp"
 #include "gridd/api/planning_api.hpp"
 #include "gridd/api/params.hpp"
 #include "gridd/api/planning_stats_api.hpp"
@@ -165,6 +166,7 @@ Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService
     add_open311_routes(m_router, *m_incidents);
   }
   if (m_tiles) add_tile_routes(m_router, *m_tiles);
+  add_ogc_routes(m_router, m_catalog, m_incidents, m_tiles);
   add_planning_stats_routes(m_router, m_catalog, m_incidents, roads);
 }
 

@@ -13,12 +13,18 @@
 
 #include <array>
 #include <atomic>
+#include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include <zlib.h>
 
 #include "gridd/api/tile_api.hpp"
 #include "gridd/core/error.hpp"
@@ -48,7 +54,101 @@ const std::pair<const char*, const char*> k_forwarded_headers[] = {
     {"Last-Event-ID", "last-event-id"}, {"Accept", "accept"},
     {"Accept-Encoding", "accept-encoding"}, {"Authorization", "authorization"},
     {"Host", "host"},                   {"X-Forwarded-Proto", "x-forwarded-proto"},
+    {"Origin", "origin"},
 };
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+/// True when an Accept-Encoding value admits gzip (gzip, x-gzip or * with q > 0).
+bool accepts_gzip(const std::string* header) {
+  if (!header) return false;
+  const std::string value = lower(*header);
+  bool star = false, gzip = false, gzip_named = false;
+  std::size_t i = 0;
+  while (i <= value.size()) {
+    std::size_t comma = value.find(',', i);
+    if (comma == std::string::npos) comma = value.size();
+    const std::string_view item = trimmed(std::string_view(value).substr(i, comma - i));
+    const std::size_t semi = item.find(';');
+    const std::string_view name = trimmed(item.substr(0, semi));
+    double q = 1;
+    if (semi != std::string_view::npos) {
+      const std::string_view params = item.substr(semi + 1);
+      const std::size_t qpos = params.find("q=");
+      if (qpos != std::string_view::npos) q = std::atof(std::string(params.substr(qpos + 2)).c_str());
+    }
+    if (name == "gzip" || name == "x-gzip") {
+      gzip_named = true;
+      gzip = gzip || q > 0;
+    } else if (name == "*") {
+      star = q > 0;
+    }
+    i = comma + 1;
+  }
+  return gzip || (!gzip_named && star);
+}
+
+/// Text-like types worth compressing (never images other than SVG, nor
+/// already compressed archives).
+bool compressible(const std::string& content_type) {
+  const std::string t = lower(content_type.substr(0, content_type.find(';')));
+  if (t.rfind("text/", 0) == 0) return true;
+  if (t.find("json") != std::string::npos || t.find("xml") != std::string::npos) return true;
+  return t == "application/javascript" || t == "application/x-protobuf" || t == "application/vnd.mapbox-vector-tile" ||
+         t == "application/wasm";
+}
+
+/// gzip of `data`; nullopt when zlib fails.
+std::optional<std::string> gzip_of(const std::string& data) {
+  z_stream z{};
+  if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return std::nullopt;
+  std::string out;
+  out.resize(deflateBound(&z, static_cast<uLong>(data.size())) + 32);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  const std::size_t written = z.total_out;
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return std::nullopt;
+  out.resize(written);
+  return out;
+}
+
+/// Add `token` to the response's Vary header.
+void add_vary(api::Response& res, const std::string& token) {
+  for (auto& [k, v] : res.headers) {
+    if (lower(k) == "vary") {
+      if (lower(v).find(lower(token)) == std::string::npos) v += ", " + token;
+      return;
+    }
+  }
+  res.headers.emplace_back("Vary", token);
+}
+
+/// GET / from a client that asks for JSON (f=json, or an Accept naming JSON
+/// but not HTML) gets the OGC API landing page instead of the web map.
+bool wants_json_root(const api::Request& r) {
+  if (r.path != "/") return false;
+  for (const auto& [k, v] : r.query) {
+    if (k == "f") return v == "json" || v == "application/json";
+  }
+  const std::string* accept = r.header("accept");
+  if (!accept) return false;
+  const std::string a = lower(*accept);
+  return a.find("json") != std::string::npos && a.find("text/html") == std::string::npos;
+}
 
 std::string mime_type(const std::string& path) {
   const std::string ext = std::filesystem::path(path).extension().string();
@@ -119,6 +219,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void do_read() {
+    m_origin.clear();
+    m_gzip_ok = false;
+    m_inm_gzip = false;
     m_parser.emplace();
     m_parser->body_limit(m_options.body_limit);
     m_parser->header_limit(16 * 1024);
@@ -162,6 +265,18 @@ class Session : public std::enable_shared_from_this<Session> {
       const auto it = req.find(beast::string_view(field));
       if (it != req.end()) r.headers.emplace_back(name, std::string(it->value()));
     }
+    m_origin = r.header("origin") ? *r.header("origin") : std::string();
+    m_gzip_ok = m_options.gzip_min_bytes > 0 && accepts_gzip(r.header("accept-encoding"));
+    m_inm_gzip = false;
+    for (auto& [name, value] : r.headers) {
+      // The gzip variant's ETag is the plain one with "-gzip": validate
+      // against the plain one and answer a 304 with the variant's tag.
+      if (name != "if-none-match") continue;
+      for (std::size_t at; (at = value.find("-gzip\"")) != std::string::npos;) {
+        value.erase(at, 5);
+        m_inm_gzip = true;
+      }
+    }
 
     if (req.method() == bhttp::verb::get && api::is_feed_request(r)) {
       std::unique_ptr<api::FeedStream> feed;
@@ -200,15 +315,20 @@ class Session : public std::enable_shared_from_this<Session> {
       // CORS preflight: browsers on other origins may call the API.
       res.status = 204;
       res.content_type.clear();
-      res.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
-      res.headers.emplace_back("Access-Control-Allow-Headers", "Content-Type, Authorization, If-None-Match, If-Match, Last-Event-ID");
-      res.headers.emplace_back("Access-Control-Max-Age", "86400");
+      if (!allowed_origin().empty()) {
+        res.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+        res.headers.emplace_back("Access-Control-Allow-Headers",
+                                 "Content-Type, Authorization, If-None-Match, If-Match, Last-Event-ID, Accept-Encoding");
+        res.headers.emplace_back("Access-Control-Max-Age", "86400");
+      }
     } else {
       std::optional<api::Response> file;
-      if (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) {
+      const bool json_root = wants_json_root(r);
+      if ((req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) && !json_root) {
         file = static_file(m_options.web_root, r.path, r.header("if-none-match"));
       }
       res = file ? std::move(*file) : m_api.handle(r);
+      if (r.path == "/" && !m_options.web_root.empty()) add_vary(res, "Accept");
     }
 
     if (m_options.access_log) {
@@ -237,7 +357,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (auto self = weak.lock()) self->feed_wake();
       });
     });
-    std::string out = "HTTP/1.1 200 OK\r\nServer: gridd\r\nAccess-Control-Allow-Origin: *\r\nX-Request-Id: ";
+    std::string out = "HTTP/1.1 200 OK\r\nServer: gridd\r\n" + cors_headers() + "X-Request-Id: ";
     out += request_id;
     out += "\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-store\r\n"
            "X-Accel-Buffering: no\r\nConnection: close\r\n\r\nretry: 2000\n\n";
@@ -311,6 +431,61 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  /// The Access-Control-Allow-Origin value for this request ("" for none).
+  [[nodiscard]] std::string allowed_origin() const {
+    const std::string& o = m_options.cors_origin;
+    if (o.empty() || o == "none") return {};
+    if (o == "*") return o;
+    if (m_origin.empty()) return {};
+    std::size_t i = 0;
+    while (i <= o.size()) {
+      std::size_t comma = o.find(',', i);
+      if (comma == std::string::npos) comma = o.size();
+      if (trimmed(std::string_view(o).substr(i, comma - i)) == m_origin) return m_origin;
+      i = comma + 1;
+    }
+    return {};
+  }
+
+  /// The CORS response headers (each line ending in CRLF), or "".
+  [[nodiscard]] std::string cors_headers() const {
+    const std::string origin = allowed_origin();
+    std::string h;
+    if (!origin.empty()) {
+      h += "Access-Control-Allow-Origin: " + origin +
+           "\r\nAccess-Control-Expose-Headers: ETag, Location, X-Request-Id, X-Tile-Cache, Content-Crs\r\n";
+    }
+    if (m_options.cors_origin != "*" && m_options.cors_origin != "none" && !m_options.cors_origin.empty()) {
+      h += "Vary: Origin\r\n";
+    }
+    return h;
+  }
+
+  /// gzip the body when the client accepts it and it is worth it; the gzip
+  /// variant's strong ETag gets "-gzip" (weak ones stay).
+  void compress(api::Response& res) {
+    if (res.status == 304 && m_inm_gzip) {
+      for (auto& [k, v] : res.headers) {
+        if (lower(k) == "etag" && v.size() > 1 && v.front() == '"' && v.back() == '"') v.insert(v.size() - 1, "-gzip");
+      }
+      return;
+    }
+    if (res.content_type.empty() || !compressible(res.content_type) || m_options.gzip_min_bytes == 0) return;
+    add_vary(res, "Accept-Encoding");
+    if (!m_gzip_ok || res.status < 200 || res.status == 204 || res.status == 206 || res.status == 304) return;
+    if (res.body.size() < m_options.gzip_min_bytes) return;
+    for (const auto& [k, v] : res.headers) {
+      if (lower(k) == "content-encoding") return;
+    }
+    auto packed = gzip_of(res.body);
+    if (!packed || packed->size() >= res.body.size()) return;
+    res.body = std::move(*packed);
+    res.headers.emplace_back("Content-Encoding", "gzip");
+    for (auto& [k, v] : res.headers) {
+      if (lower(k) == "etag" && v.size() > 1 && v.front() == '"' && v.back() == '"') v.insert(v.size() - 1, "-gzip");
+    }
+  }
+
   void send_error(bhttp::status status, const std::string& code, const std::string& message,
                   const std::string& field) {
     api::Response err = api::error_response(static_cast<int>(status), code, message, field);
@@ -324,6 +499,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void respond(api::Response& res, unsigned version, bool keep_alive, bool head_only,
                const std::string& request_id) {
     m_keep_alive = keep_alive;
+    compress(res);
     std::string& h = m_head;
     h.clear();
     h += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -331,7 +507,9 @@ class Session : public std::enable_shared_from_this<Session> {
     h += ' ';
     const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
     h.append(reason.data(), reason.size());
-    h += "\r\nServer: gridd\r\nAccess-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: ETag, Location, X-Request-Id, X-Tile-Cache\r\nX-Request-Id: ";
+    h += "\r\nServer: gridd\r\n";
+    h += cors_headers();
+    h += "X-Request-Id: ";
     h += request_id;
     if (!res.content_type.empty()) {
       h += "\r\nContent-Type: ";
@@ -376,6 +554,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string m_head;
   std::string m_body;
   bool m_keep_alive = false;
+  // Per request (a connection answers one request at a time).
+  std::string m_origin;    ///< the Origin header
+  bool m_gzip_ok = false;  ///< Accept-Encoding admits gzip
+  bool m_inm_gzip = false; ///< If-None-Match named a gzip variant's ETag
   // The live feed (only on a connection that asked for it).
   std::unique_ptr<api::FeedStream> m_feed;
   std::optional<net::steady_timer> m_feed_timer;

@@ -3,7 +3,9 @@
 /// The Boost.Beast HTTP/1.1 server: one io_context run by N threads, a
 /// session per connection on its own strand, a fresh parser per request with
 /// a body limit, timeouts on every read and write, keep-alive, and static
-/// files for the web map. The only layer that links Beast.
+/// files for the web map (GET / answers the OGC API landing page instead
+/// when the client asks for JSON), gzip for clients that accept it, and
+/// configurable CORS. The only layer that links Beast.
 
 #include <chrono>
 #include <cstddef>
@@ -23,6 +25,13 @@ struct ServerOptions {
   std::chrono::seconds timeout{30};
   std::string web_root;        ///< directory served at / (index.html); empty: none
   bool access_log = false;
+  /// Access-Control-Allow-Origin: "*" (any origin), "none" or empty (no
+  /// CORS headers), or a comma-separated list of origins (the request's
+  /// Origin is echoed when listed, with Vary: Origin).
+  std::string cors_origin = "*";
+  /// gzip responses larger than this (compressible types only, when the
+  /// client accepts gzip); 0 disables compression.
+  std::size_t gzip_min_bytes = 1024;
 };
 
 class Server {

@@ -1,0 +1,747 @@
+#include "gridd/api/ogc_features.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <set>
+
+#include "gridd/api/features.hpp"
+#include "gridd/api/incident_api.hpp"
+#include "gridd/api/params.hpp"
+#include "gridd/core/error.hpp"
+#include "gridd/core/text.hpp"
+#include "gridd/core/time.hpp"
+#include "gridd/spatial/crs.hpp"
+
+namespace gridd::api {
+
+using service::GridEntry;
+using service::Snapshot;
+using service::StationEntry;
+
+namespace {
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+constexpr const char* k_geojson = "application/geo+json";
+constexpr const char* k_crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+
+// ---------------------------------------------------------------------------
+// CRS by reference (Part 2)
+// ---------------------------------------------------------------------------
+
+/// A CRS a client may ask for: its URI, the name gridd's transforms know,
+/// and whether its first axis is latitude (EPSG:4326 and EPSG:4490 are
+/// north-east by definition; CRS84 and EPSG:3857 east-north).
+struct OgcCrs {
+  const char* uri;
+  const char* curie;
+  const char* gridd;
+  bool lat_first;
+};
+
+const OgcCrs k_crs[] = {
+    {k_crs84, "OGC:CRS84", "", false},
+    {"http://www.opengis.net/def/crs/EPSG/0/4326", "EPSG:4326", "", true},
+    {"http://www.opengis.net/def/crs/EPSG/0/4490", "EPSG:4490", "EPSG:4490", true},
+    {"http://www.opengis.net/def/crs/EPSG/0/3857", "EPSG:3857", "EPSG:3857", false},
+};
+
+Json crs_list() {
+  Json out = Json::array();
+  for (const auto& c : k_crs) out.push_back(c.uri);
+  return out;
+}
+
+/// The CRS named by parameter `name` (a URI, its https form, or a safe
+/// CURIE "[EPSG:4490]"); CRS84 when absent.
+/// @throws Error(invalid_input, "unsupported_crs")
+const OgcCrs& crs_of(const Request& r, const std::string& name) {
+  const auto v = param(r, name);
+  if (!v) return k_crs[0];
+  std::string text = *v;
+  if (text.rfind("https://", 0) == 0) text = "http://" + text.substr(8);
+  for (const auto& c : k_crs) {
+    if (text == c.uri || text == "[" + std::string(c.curie) + "]") return c;
+  }
+  throw_invalid("unsupported_crs",
+                "parameter '" + name + "' must be one of the CRS URIs the collection lists (CRS84, EPSG 4326, 4490, 3857), got '" +
+                    *v + "'",
+                name);
+}
+
+/// A WGS84 position into `crs`, in the CRS's axis order.
+void position_out(Json& pos, const OgcCrs& crs) {
+  if (!pos.is_array() || pos.size() < 2 || !pos[0].is_number() || !pos[1].is_number()) return;
+  double x = pos[0].get<double>(), y = pos[1].get<double>();
+  if (crs.gridd[0] != '\0') spatial::crs_transform(crs.gridd).from_wgs84(x, y);
+  if (crs.lat_first) std::swap(x, y);
+  pos[0] = x;
+  pos[1] = y;
+}
+
+void coordinates_out(Json& coords, const OgcCrs& crs) {
+  if (!coords.is_array() || coords.empty()) return;
+  if (coords[0].is_number()) return position_out(coords, crs);
+  for (auto& c : coords) coordinates_out(c, crs);
+}
+
+void geometry_out(Json& g, const OgcCrs& crs) {
+  if (!g.is_object()) return;
+  if (auto it = g.find("coordinates"); it != g.end()) coordinates_out(*it, crs);
+  if (auto it = g.find("geometries"); it != g.end() && it->is_array()) {
+    for (auto& part : *it) geometry_out(part, crs);
+  }
+}
+
+void feature_out(Json& feature, const OgcCrs& crs) {
+  if (&crs == &k_crs[0]) return;
+  if (auto it = feature.find("geometry"); it != feature.end()) geometry_out(*it, crs);
+}
+
+// ---------------------------------------------------------------------------
+// Query parameters
+// ---------------------------------------------------------------------------
+
+double number(const std::string& text, const char* field) {
+  double v = 0;
+  const std::string t = trim(text);
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (t.empty() || ec != std::errc() || p != t.data() + t.size() || !std::isfinite(v)) {
+    throw_invalid("invalid_bbox", std::string(field) + " must be 4 (or 6) comma-separated numbers, got '" + text + "'",
+                  field);
+  }
+  return v;
+}
+
+/// bbox (4 or 6 numbers) in bbox-crs, as a WGS84 envelope.
+std::optional<spatial::Envelope> bbox_of(const Request& r) {
+  const auto v = param(r, "bbox");
+  const OgcCrs& crs = crs_of(r, "bbox-crs");
+  if (!v) {
+    if (param(r, "bbox-crs")) throw_invalid("invalid_bbox", "bbox-crs needs a bbox", "bbox-crs");
+    return std::nullopt;
+  }
+  const std::vector<std::string> parts = split(*v, ',');
+  if (parts.size() != 4 && parts.size() != 6) {
+    throw_invalid("invalid_bbox", "bbox must be 4 (or 6) comma-separated numbers, got '" + *v + "'", "bbox");
+  }
+  std::vector<double> c;
+  for (const auto& p : parts) c.push_back(number(p, "bbox"));
+  const std::size_t half = parts.size() / 2;
+  double x0 = c[0], y0 = c[1], x1 = c[half], y1 = c[half + 1];
+  if (crs.lat_first) {
+    std::swap(x0, y0);
+    std::swap(x1, y1);
+  }
+  if (x0 > x1 || y0 > y1) {
+    throw_invalid("invalid_bbox", "bbox must be lower corner then upper corner (no crossing of the antimeridian)", "bbox");
+  }
+  if (crs.gridd[0] == '\0') {
+    if (x0 < -180 || x1 > 180 || y0 < -90 || y1 > 90) {
+      throw_invalid("invalid_bbox", "a bbox in longitude/latitude must lie within [-180,180] x [-90,90]", "bbox");
+    }
+    return spatial::Envelope{x0, y0, x1, y1};
+  }
+  // A projected or other CRS: the WGS84 envelope of the box's outline.
+  const spatial::CrsTransform& t = spatial::crs_transform(crs.gridd);
+  spatial::Envelope e{std::numeric_limits<double>::max(), std::numeric_limits<double>::max(),
+                      std::numeric_limits<double>::lowest(), std::numeric_limits<double>::lowest()};
+  for (int i = 0; i <= 8; ++i) {
+    const double f = i / 8.0;
+    for (const auto& [px, py] : {std::pair{x0 + (x1 - x0) * f, y0}, std::pair{x0 + (x1 - x0) * f, y1},
+                                 std::pair{x0, y0 + (y1 - y0) * f}, std::pair{x1, y0 + (y1 - y0) * f}}) {
+      double x = px, y = py;
+      try {
+        t.to_wgs84(x, y);
+      } catch (const Error&) {
+        throw_invalid("invalid_bbox", "the bbox lies outside the area of bbox-crs", "bbox");
+      }
+      e.minx = std::min(e.minx, x);
+      e.miny = std::min(e.miny, y);
+      e.maxx = std::max(e.maxx, x);
+      e.maxy = std::max(e.maxy, y);
+    }
+  }
+  return e;
+}
+
+/// datetime: an instant, or an interval "start/end" with ".." (or nothing)
+/// for an open end. Times are RFC 3339; without an offset, UTC.
+struct DateTime {
+  std::optional<std::string> instant;  ///< ISO 8601 UTC
+  std::string from, to;                 ///< inclusive; empty: open
+  [[nodiscard]] bool any() const { return instant || !from.empty() || !to.empty(); }
+  [[nodiscard]] bool contains(const std::string& t) const {
+    if (instant) return t == *instant;
+    return (from.empty() || t >= from) && (to.empty() || t <= to);
+  }
+};
+
+DateTime datetime_of(const Request& r) {
+  DateTime d;
+  const auto v = param(r, "datetime");
+  if (!v) return d;
+  auto instant = [](const std::string& text) {
+    const std::string t_text = trim(text);
+    auto t = try_parse_time(t_text, 0);
+    // The clock holds the years 1678..2261 only.
+    int year = 0;
+    const auto [yp, yec] = std::from_chars(t_text.data(), t_text.data() + std::min<std::size_t>(4, t_text.size()), year);
+    if (yec != std::errc() || year < 1678 || year > 2261) t.reset();
+    if (!t) {
+      throw_invalid("invalid_datetime",
+                    "datetime must be an RFC 3339 instant or an interval start/end ('..' for an open end), got '" + text + "'",
+                    "datetime");
+    }
+    return format_iso8601(*t);
+  };
+  const auto slash = v->find('/');
+  if (slash == std::string::npos) {
+    if (v->empty() || *v == "..") throw_invalid("invalid_datetime", "datetime is empty", "datetime");
+    d.instant = instant(*v);
+    return d;
+  }
+  const std::string a = v->substr(0, slash), b = v->substr(slash + 1);
+  if (b.find('/') != std::string::npos) throw_invalid("invalid_datetime", "datetime has more than one '/'", "datetime");
+  if (!a.empty() && a != "..") d.from = instant(a);
+  if (!b.empty() && b != "..") d.to = instant(b);
+  if (!d.from.empty() && !d.to.empty() && d.to < d.from) {
+    throw_invalid("invalid_datetime", "the datetime interval ends before it starts", "datetime");
+  }
+  return d;
+}
+
+std::size_t limit_of(const Request& r, const OgcOptions& o) {
+  const auto v = param(r, "limit");
+  if (!v) return o.default_limit;
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (v->empty() || ec != std::errc() || p != v->data() + v->size() || n < 1 ||
+      n > static_cast<std::int64_t>(o.max_limit)) {
+    throw_invalid("invalid_limit", "limit must be an integer from 1 to " + std::to_string(o.max_limit) + ", got '" + *v + "'",
+                  "limit");
+  }
+  return static_cast<std::size_t>(n);
+}
+
+std::int64_t cursor_of(const Request& r) {
+  const auto v = param(r, "cursor");
+  if (!v) return 0;
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (v->empty() || ec != std::errc() || p != v->data() + v->size() || n < 0) {
+    throw_invalid("invalid_cursor", "cursor is not one a next link returned", "cursor");
+  }
+  return n;
+}
+
+/// f=json|geojson (or absent); anything else is refused.
+void check_format(const Request& r) {
+  const auto f = param(r, "f");
+  if (f && *f != "json" && *f != "geojson" && *f != "application/json" && *f != "application/geo+json") {
+    throw_invalid("unsupported_format", "f must be json (the only encoding offered)", "f");
+  }
+}
+
+/// Refuse query parameters the endpoint does not define (typos stay visible).
+void check_known(const Request& r, const std::set<std::string>& known) {
+  for (const auto& [k, v] : r.query) {
+    if (!known.count(k)) {
+      throw_invalid("unknown_parameter", "unknown query parameter '" + k + "' for " + r.path, k);
+    }
+  }
+}
+
+std::vector<std::string> list_param(const Request& r, const std::string& name) {
+  std::vector<std::string> out;
+  auto [b, e] = r.query.equal_range(name);
+  for (auto it = b; it != e; ++it) {
+    for (auto& part : split(it->second, ',')) {
+      if (!part.empty()) out.push_back(trim(part));
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Links
+// ---------------------------------------------------------------------------
+
+/// "http://host" from the Host header, or "" (relative links) without one.
+std::string base_url(const Request& r) {
+  const std::string* host = r.header("host");
+  if (!host || host->empty()) return {};
+  for (char c : *host) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == '-' || c == '[' || c == ']')) return {};
+  }
+  const std::string* proto = r.header("x-forwarded-proto");
+  const std::string scheme = proto && (*proto == "https" || *proto == "http") ? *proto : "http";
+  return scheme + "://" + *host;
+}
+
+std::string encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string o;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',' || c == ':' || c == '/') {
+      o += static_cast<char>(c);
+    } else {
+      o += '%';
+      o += hex[c >> 4];
+      o += hex[c & 15];
+    }
+  }
+  return o;
+}
+
+/// This request's URL with `cursor` set (or dropped when empty).
+std::string url_with_cursor(const Request& r, const std::string& base, const std::string& cursor) {
+  std::string out = base + r.path;
+  char sep = '?';
+  for (const auto& [k, v] : r.query) {
+    if (k == "cursor") continue;
+    out += sep + encode(k) + "=" + encode(v);
+    sep = '&';
+  }
+  if (!cursor.empty()) out += sep + std::string("cursor=") + cursor;
+  return out;
+}
+
+Json link(const std::string& rel, const std::string& type, const std::string& href, const std::string& title = {}) {
+  Json l{{"rel", rel}, {"type", type}, {"href", href}};
+  if (!title.empty()) l["title"] = title;
+  return l;
+}
+
+// ---------------------------------------------------------------------------
+// Validators
+// ---------------------------------------------------------------------------
+
+/// A strong ETag for a representation: what it is made of, plus the URL
+/// (links in the body are absolute).
+std::string etag_of(const std::string& what, const Request& r) {
+  std::string key = base_url(r) + r.path;
+  for (const auto& [k, v] : r.query) key += "&" + k + "=" + v;
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016zx", std::hash<std::string>{}(key));
+  return "\"ogc-" + what + "-" + buf + "\"";
+}
+
+/// 304 when If-None-Match names `tag`; else `make()` with the ETag.
+template <class Make>
+Response with_etag(const Request& r, const std::string& tag, Make make) {
+  if (const std::string* inm = r.header("if-none-match")) {
+    for (auto& t : split(*inm, ',')) {
+      const std::string v = trim(t);
+      if (v == tag || v == "W/" + tag || v == "*") {
+        Response res;
+        res.status = 304;
+        res.content_type.clear();
+        res.headers.emplace_back("ETag", tag);
+        return res;
+      }
+    }
+  }
+  Response res = make();
+  res.headers.emplace_back("ETag", tag);
+  return res;
+}
+
+Response with_crs(Response res, const OgcCrs& crs) {
+  res.headers.emplace_back("Content-Crs", std::string("<") + crs.uri + ">");
+  return res;
+}
+
+// ---------------------------------------------------------------------------
+// The collections
+// ---------------------------------------------------------------------------
+
+class Ogc {
+ public:
+  Ogc(const service::Catalog& catalog, service::IncidentService* incidents, service::TileService* tiles, OgcOptions options)
+      : m_catalog(catalog), m_incidents(incidents), m_tiles(tiles), m_options(options) {}
+
+  Response landing(const Request& r) const {
+    check_format(r);
+    const std::string base = base_url(r);
+    const auto snap = m_catalog.snapshot();
+    return with_etag(r, etag_of("landing", r), [&] {
+      Json links = Json::array({
+          link("self", "application/json", base + "/?f=json", "this document"),
+          link("alternate", "text/html", base + "/", "the web map"),
+          link("service-desc", "application/vnd.oai.openapi+json;version=3.0", base + "/openapi.json",
+               "the OpenAPI 3.0 definition of the whole API"),
+          link("conformance", "application/json", base + "/conformance", "conformance classes"),
+          link("data", "application/json", base + "/collections", "feature collections"),
+      });
+      if (m_tiles) {
+        links.push_back(link("http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "application/json",
+                             base + "/tileMatrixSets", "tile matrix sets"));
+      }
+      return json_response(Json{{"title", "gridd"},
+                                {"description", "Grid-based city governance: grids, service stations and incidents "
+                                                "(OGC API - Features; personal data is left out)."},
+                                {"links", std::move(links)}});
+    });
+  }
+
+  Response conformance(const Request& r) const {
+    check_format(r);
+    Json classes = Json::array({"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+                                "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+                                "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+                                "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"});
+    if (m_tiles) {
+      classes.push_back("http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core");
+      classes.push_back("http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset");
+      classes.push_back("http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list");
+    }
+    return json_response(Json{{"conformsTo", std::move(classes)}});
+  }
+
+  Response collections(const Request& r) const {
+    check_format(r);
+    const auto snap = m_catalog.snapshot();
+    return with_etag(r, etag_of("collections-" + std::to_string(snap->version()), r), [&] {
+      const std::string base = base_url(r);
+      Json list = Json::array();
+      for (const auto& id : ids()) list.push_back(collection_json(id, *snap, base));
+      return json_response(Json{{"links", Json::array({link("self", "application/json", base + "/collections")})},
+                                {"collections", std::move(list)},
+                                {"crs", crs_list()}});
+    });
+  }
+
+  Response collection(const Request& r, const std::string& id) const {
+    check_format(r);
+    require_collection(id);
+    const auto snap = m_catalog.snapshot();
+    return with_etag(r, etag_of("collection-" + std::to_string(snap->version()), r),
+                     [&] { return json_response(collection_json(id, *snap, base_url(r))); });
+  }
+
+  Response items(const Request& r, const std::string& id) const {
+    require_collection(id);
+    static const std::set<std::string> common = {"f", "limit", "bbox", "bbox-crs", "crs", "datetime", "cursor"};
+    std::set<std::string> known = common;
+    if (id == "grids") known.insert({"level", "parent", "code"});
+    if (id == "stations") known.insert({"kind", "code"});
+    if (id == "incidents") known.insert({"status", "category", "grid", "covered"});
+    check_known(r, known);
+    check_format(r);
+    const std::size_t limit = limit_of(r, m_options);
+    const auto bbox = bbox_of(r);
+    const DateTime when = datetime_of(r);
+    const OgcCrs& crs = crs_of(r, "crs");
+    const std::int64_t cursor = cursor_of(r);
+    if (id == "incidents") return with_crs(incident_items(r, limit, bbox, when, crs, cursor), crs);
+
+    const auto snap = id == "grids" && when.instant ? m_catalog.snapshot_at(*when.instant) : m_catalog.snapshot();
+    return with_etag(r, etag_of(id + "-" + std::to_string(snap->version()), r), [&] {
+      std::vector<Json> page;
+      std::int64_t matched = 0, last = 0;
+      bool more = false;
+      auto take = [&](std::int64_t fid, const std::function<Json()>& render) {
+        ++matched;
+        if (fid <= cursor) return;
+        if (page.size() == limit) {
+          more = true;
+          return;
+        }
+        page.push_back(render());
+        last = fid;
+      };
+      if (id == "grids") {
+        const auto level = param(r, "level");
+        const std::optional<Level> lv = level ? std::optional<Level>(parse_level(*level, "level")) : std::nullopt;
+        const auto parent = param(r, "parent");
+        const auto code = param(r, "code");
+        spatial::GeomPtr box = bbox ? spatial::make_box(*bbox) : nullptr;
+        auto consider = [&](const GridEntry& e) {
+          const Grid& g = e.grid;
+          if (lv && g.level != *lv) return;
+          if (parent && g.parent_code != *parent) return;
+          if (code && g.code != *code) return;
+          if (!when.instant && when.any() && !when.contains(g.updated_at)) return;
+          if (box && (!e.shape.envelope().intersects(*bbox) ||
+                      GEOSIntersects_r(spatial::geos(), e.shape.geometry(), box.get()) != 1)) {
+            return;
+          }
+          take(g.id, [&] { return grid_feature(*snap, e, true); });
+        };
+        if (bbox) {
+          std::vector<std::size_t> hits;
+          snap->grid_index().query(*bbox, hits);
+          std::sort(hits.begin(), hits.end());  // positions follow id order
+          for (std::size_t i : hits) consider(*snap->grids()[i]);
+        } else {
+          for (const auto& e : snap->grids()) consider(*e);
+        }
+      } else {
+        const auto kind = param(r, "kind");
+        const auto code = param(r, "code");
+        for (const auto& s : snap->stations()) {
+          if (kind && s->kind != *kind) continue;
+          if (code && s->code != *code) continue;
+          if (bbox && !bbox->contains(s->lon, s->lat)) continue;
+          if (when.any() && !when.contains(s->updated_at)) continue;
+          take(s->id, [&] { return station_feature(*s); });
+        }
+      }
+      for (auto& f : page) feature_out(f, crs);
+      return with_crs(page_response(r, std::move(page), matched, more ? std::to_string(last) : std::string()), crs);
+    });
+  }
+
+  Response item(const Request& r, const std::string& id, const std::string& fid_text) const {
+    require_collection(id);
+    check_known(r, {"f", "crs"});
+    check_format(r);
+    const OgcCrs& crs = crs_of(r, "crs");
+    std::int64_t fid = 0;
+    auto [p, ec] = std::from_chars(fid_text.data(), fid_text.data() + fid_text.size(), fid);
+    if (fid_text.empty() || ec != std::errc() || p != fid_text.data() + fid_text.size() || fid <= 0) {
+      throw_not_found("feature_not_found", "no feature '" + fid_text + "' in collection '" + id + "'", "featureId");
+    }
+    const std::string base = base_url(r);
+    auto finish = [&](Json f) {
+      feature_out(f, crs);
+      const std::string self = base + "/collections/" + id + "/items/" + fid_text;
+      f["links"] = Json::array({link("self", k_geojson, self), link("collection", "application/json", base + "/collections/" + id)});
+      return with_crs(json_response(f, 200, k_geojson), crs);
+    };
+    if (id == "incidents") {
+      const auto i = m_incidents->get(fid);
+      if (!i) throw_not_found("feature_not_found", "no feature " + fid_text + " in collection 'incidents'", "featureId");
+      const std::string tag = etag_of("incident-" + std::to_string(i->id) + "-" + std::to_string(i->version), r);
+      return with_etag(r, tag, [&] { return finish(incident_ogc_feature(*i, m_incidents->now())); });
+    }
+    const auto snap = m_catalog.snapshot();
+    return with_etag(r, etag_of(id + "-" + std::to_string(snap->version()), r), [&] {
+      if (id == "grids") {
+        const GridEntry* e = snap->grid_by_id(fid);
+        if (!e) throw_not_found("feature_not_found", "no feature " + fid_text + " in collection 'grids'", "featureId");
+        return finish(grid_feature(*snap, *e, true));
+      }
+      const StationEntry* s = snap->station_by_id(fid);
+      if (!s) throw_not_found("feature_not_found", "no feature " + fid_text + " in collection 'stations'", "featureId");
+      return finish(station_feature(*s));
+    });
+  }
+
+ private:
+  [[nodiscard]] std::vector<std::string> ids() const {
+    std::vector<std::string> out = {"grids", "stations"};
+    if (m_incidents) out.emplace_back("incidents");
+    return out;
+  }
+
+  void require_collection(const std::string& id) const {
+    const auto all = ids();
+    if (std::find(all.begin(), all.end(), id) == all.end()) {
+      throw_not_found("no_such_collection", "no collection '" + id + "' (GET /collections lists them)", "collectionId");
+    }
+  }
+
+  [[nodiscard]] Json collection_json(const std::string& id, const Snapshot& snap, const std::string& base) const {
+    spatial::Envelope ext{180, 90, -180, -90};
+    auto grow = [&](const spatial::Envelope& e) {
+      ext.minx = std::min(ext.minx, e.minx);
+      ext.miny = std::min(ext.miny, e.miny);
+      ext.maxx = std::max(ext.maxx, e.maxx);
+      ext.maxy = std::max(ext.maxy, e.maxy);
+    };
+    std::string first;
+    if (id == "stations") {
+      for (const auto& s : snap.stations()) {
+        grow({s->lon, s->lat, s->lon, s->lat});
+        if (first.empty() || s->created_at < first) first = s->created_at;
+      }
+    } else {
+      for (const auto& e : snap.grids()) {
+        grow(e->shape.envelope());
+        if (id == "grids" && (first.empty() || e->grid.created_at < first)) first = e->grid.created_at;
+      }
+    }
+    if (ext.minx > ext.maxx) ext = {-180, -90, 180, 90};
+    std::string title, description;
+    if (id == "grids") {
+      title = "Grids";
+      description = "The administrative grids of every level (district, street, community, grid, micro_grid) with "
+                    "their parent, the people in charge and their households. Filters: level, parent, code. "
+                    "datetime=<instant> answers the grids as they were then; an interval filters updated_at.";
+    } else if (id == "stations") {
+      title = "Service stations";
+      description = "Service stations (police, clinics, ...). Filters: kind, code; datetime filters updated_at.";
+    } else {
+      title = "Incidents";
+      description = "Reported incidents with their category, status and assigned grid. The reporter's name and "
+                    "phone and the assignee are personal data and are left out. Filters: status (or open), "
+                    "category, grid (id or code), covered; datetime filters created_at.";
+    }
+    const std::string self = base + "/collections/" + id;
+    Json links = Json::array({link("self", "application/json", self, "this collection"),
+                              link("items", k_geojson, self + "/items", "the features (GeoJSON)")});
+    if (m_tiles) {
+      for (const auto& s : m_tiles->sources()) {
+        if (s.name == id && s.kind == "vector") {
+          links.push_back(link("http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json",
+                               self + "/tiles", "vector tiles (Mapbox Vector Tiles, WebMercatorQuad)"));
+        }
+      }
+    }
+    Json temporal = Json::array({first.empty() ? Json(nullptr) : Json(first), nullptr});
+    return Json{{"id", id},
+                {"title", title},
+                {"description", description},
+                {"itemType", "feature"},
+                {"links", std::move(links)},
+                {"extent", {{"spatial", {{"bbox", Json::array({Json::array({ext.minx, ext.miny, ext.maxx, ext.maxy})})},
+                                         {"crs", k_crs84}}},
+                            {"temporal", {{"interval", Json::array({temporal})},
+                                          {"trs", "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}}}}},
+                {"crs", crs_list()},
+                {"storageCrs", k_crs84}};
+  }
+
+  Response page_response(const Request& r, std::vector<Json> features, std::int64_t matched,
+                         const std::string& next_cursor) const {
+    const std::string base = base_url(r);
+    Json links = Json::array({link("self", k_geojson, url_with_cursor(r, base, param(r, "cursor").value_or(""))),
+                              link("collection", "application/json", base + r.path.substr(0, r.path.size() - 6))});
+    if (!next_cursor.empty()) links.push_back(link("next", k_geojson, url_with_cursor(r, base, next_cursor), "next page"));
+    const std::size_t n = features.size();
+    Json body{{"type", "FeatureCollection"},
+              {"timeStamp", format_iso8601(std::chrono::system_clock::now())},
+              {"numberMatched", matched},
+              {"numberReturned", n},
+              {"features", std::move(features)},
+              {"links", std::move(links)}};
+    return json_response(body, 200, k_geojson);
+  }
+
+  Response incident_items(const Request& r, std::size_t limit, const std::optional<spatial::Envelope>& bbox,
+                          const DateTime& when, const OgcCrs& crs, std::int64_t cursor) const {
+    service::IncidentService& svc = *m_incidents;
+    storage::IncidentQuery q;
+    storage::IncidentFilter& f = q.filter;
+    if (bbox) f.bbox = std::array<double, 4>{bbox->minx, bbox->miny, bbox->maxx, bbox->maxy};
+    if (auto g = param(r, "grid")) f.subtree = svc.grid_ref(*g, "grid");
+    for (const auto& s : list_param(r, "status")) {
+      if (s == "open") {
+        for (auto st : all_incident_statuses()) {
+          if (is_open(st)) f.statuses.push_back(st);
+        }
+      } else {
+        f.statuses.push_back(parse_incident_status(s, "status"));
+      }
+    }
+    for (const auto& c : list_param(r, "category")) {
+      if (!svc.categories().find(c)) throw_invalid("unknown_category", "unknown category '" + c + "'", "category");
+      f.categories.push_back(c);
+    }
+    if (auto c = param(r, "covered")) {
+      if (*c != "true" && *c != "false") throw_invalid("invalid_boolean", "covered must be true or false", "covered");
+      f.covered = *c == "true";
+    }
+    // The store's upper bound is exclusive; datetime's is inclusive.
+    auto after = [](const std::string& t) {
+      return format_iso8601(*try_parse_time(t, 0) + std::chrono::milliseconds(1));
+    };
+    if (when.instant) {
+      f.created_from = *when.instant;
+      f.created_to = after(*when.instant);
+    } else {
+      f.created_from = when.from;
+      if (!when.to.empty()) f.created_to = after(when.to);
+    }
+    q.sort = storage::IncidentSort::oldest;  // new incidents land after the last page
+    q.limit = limit;
+    if (cursor > 0) q.after = storage::IncidentCursor{0, {}, cursor};
+    const TimePoint now = svc.now();
+    const auto page = svc.list(q, now);
+    std::vector<Json> features;
+    features.reserve(page.items.size());
+    for (const auto& i : page.items) {
+      features.push_back(incident_ogc_feature(i, now));
+      feature_out(features.back(), crs);
+    }
+    const std::int64_t matched = svc.count(f, now);
+    return page_response(r, std::move(features), matched,
+                         page.next ? std::to_string(page.next->id) : std::string());
+  }
+
+  /// An incident as every endpoint renders it, without personal data.
+  [[nodiscard]] Json incident_ogc_feature(const Incident& i, TimePoint now) const {
+    Json f = incident_feature(*m_incidents, i, now);
+    Json& p = f["properties"];
+    p.erase("reporter");
+    p.erase("allowed_actions");
+    if (p.contains("assignment")) {
+      Json a = p["assignment"];
+      p.erase("assignment");
+      p["grid_id"] = i.grid_id == 0 ? Json(nullptr) : Json(i.grid_id);
+      p["grid_code"] = i.grid_code.empty() ? Json(nullptr) : Json(i.grid_code);
+      p["grid_name"] = i.grid_name.empty() ? Json(nullptr) : Json(i.grid_name);
+      p["covered"] = a.value("covered", true);
+      p["distance_m"] = a.contains("distance_m") ? a["distance_m"] : Json(nullptr);
+      p["handler"] = a.contains("handler") ? a["handler"] : Json(nullptr);
+      p["escalation_level"] = a.value("escalation_level", 0);
+      p["chain"] = a.contains("chain") ? a["chain"] : Json::array();
+    }
+    return f;
+  }
+
+  const service::Catalog& m_catalog;
+  service::IncidentService* m_incidents;
+  service::TileService* m_tiles;
+  OgcOptions m_options;
+};
+
+/// Run a handler; a gridd::Error becomes the OGC exception body (internal
+/// errors go on to the router, which logs them and answers 500).
+template <class Fn>
+Handler guarded(Fn fn) {
+  return [fn](const Request& r, const PathParams& p) -> Response {
+    try {
+      return fn(r, p);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::internal) throw;
+      return ogc_error(http_status(e.kind()), e.code(), e.what(), e.field());
+    }
+  };
+}
+
+}  // namespace
+
+Response ogc_error(int status, const std::string& code, const std::string& message, const std::string& field) {
+  Json body{{"code", code}, {"description", message}, {"message", message}};
+  body["field"] = field.empty() ? Json(nullptr) : Json(field);
+  return json_response(body, status);
+}
+
+void add_ogc_routes(Router& router, const service::Catalog& catalog, service::IncidentService* incidents,
+                    service::TileService* tiles, OgcOptions options) {
+  auto ogc = std::make_shared<Ogc>(catalog, incidents, tiles, options);
+  router.add("GET", "/", guarded([ogc](const Request& r, const PathParams&) { return ogc->landing(r); }));
+  router.add("GET", "/conformance", guarded([ogc](const Request& r, const PathParams&) { return ogc->conformance(r); }));
+  router.add("GET", "/collections", guarded([ogc](const Request& r, const PathParams&) { return ogc->collections(r); }));
+  router.add("GET", "/collections/{collectionId}",
+             guarded([ogc](const Request& r, const PathParams& p) { return ogc->collection(r, p.at("collectionId")); }));
+  router.add("GET", "/collections/{collectionId}/items",
+             guarded([ogc](const Request& r, const PathParams& p) { return ogc->items(r, p.at("collectionId")); }));
+  router.add("GET", "/collections/{collectionId}/items/{featureId}", guarded([ogc](const Request& r, const PathParams& p) {
+               return ogc->item(r, p.at("collectionId"), p.at("featureId"));
+             }));
+}
+
+}  // namespace gridd::api
