@@ -187,12 +187,7 @@ service::StationInput station_input(const Json& feature, const std::string& wher
 
 std::string crs_param(const Request& r) { return param(r, "crs").value_or(""); }
 
-bool geometry_param(const Request& r) {
-  const std::string v = param(r, "geometry").value_or("true");
-  if (v == "true" || v == "1") return true;
-  if (v == "false" || v == "0") return false;
-  throw_invalid("invalid_boolean", "parameter 'geometry' must be true or false", "geometry");
-}
+bool geometry_param(const Request& r) { return param_bool(r, "geometry").value_or(true); }
 
 
 std::optional<bool> param_bool(const Request& r, const std::string& name) {
@@ -226,9 +221,19 @@ service::EditOptions edit_options(const Request& r, const Json* body) {
     if (!d.is_boolean()) throw_invalid("invalid_boolean", "draft must be true or false", "draft");
     o.draft = d.get<bool>();
   }
+  o.topology = topology_options(r);
+  return o;
+}
+
+service::TopologyOptions topology_options(const Request& r) {
+  service::TopologyOptions o;
   if (auto t = param_double(r, "tolerance_m2")) {
     if (!(*t >= 0 && *t <= 1e6)) throw_invalid("invalid_tolerance", "tolerance_m2 must be 0..1000000", "tolerance_m2");
-    o.topology.tolerance_m2 = *t;
+    o.tolerance_m2 = *t;
+  }
+  if (auto t = param_double(r, "sliver_m2")) {
+    if (!(*t >= 0 && *t <= 1e8)) throw_invalid("invalid_sliver", "sliver_m2 must be 0..100000000", "sliver_m2");
+    o.sliver_m2 = *t;
   }
   return o;
 }

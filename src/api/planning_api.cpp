@@ -17,19 +17,6 @@ namespace {
 
 using service::Catalog;
 
-service::TopologyOptions topology_options(const Request& r) {
-  service::TopologyOptions o;
-  if (auto t = param_double(r, "tolerance_m2")) {
-    if (!(*t >= 0 && *t <= 1e6)) throw_invalid("invalid_tolerance", "tolerance_m2 must be 0..1000000", "tolerance_m2");
-    o.tolerance_m2 = *t;
-  }
-  if (auto t = param_double(r, "sliver_m2")) {
-    if (!(*t >= 0 && *t <= 1e8)) throw_invalid("invalid_sliver", "sliver_m2 must be 0..100000000", "sliver_m2");
-    o.sliver_m2 = *t;
-  }
-  return o;
-}
-
 Json geometry_out(const GEOSGeometry* g, const std::string& crs) {
   if (crs.empty()) return spatial::geometry_to_geojson(g);
   spatial::GeomPtr t = spatial::from_wgs84(g, crs);

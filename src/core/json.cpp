@@ -59,4 +59,8 @@ std::string join_field(std::string_view where, std::string_view name) {
   return where.empty() ? std::string(name) : std::string(where) + "/" + std::string(name);
 }
 
+std::string property_field(std::string_view where, std::string_view name) {
+  return join_field(where, "properties/" + std::string(name));
+}
+
 }  // namespace gridd

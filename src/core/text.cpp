@@ -14,4 +14,12 @@ std::vector<std::string> split(std::string_view text, char sep) {
   return out;
 }
 
+bool all_digits(std::string_view text) noexcept {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
 }  // namespace gridd

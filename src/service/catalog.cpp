@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/json.hpp"
 #include "gridd/spatial/geos.hpp"
 
 namespace gridd::service {
@@ -34,10 +35,6 @@ std::vector<std::shared_ptr<const Entry>> kept(const std::vector<std::shared_ptr
 
 std::int64_t grid_id(const GridEntry& e) { return e.grid.id; }
 std::int64_t station_id(const StationEntry& e) { return e.id; }
-
-std::string field_of(const std::string& where, const char* name) {
-  return where.empty() ? std::string("properties/") + name : where + "/properties/" + name;
-}
 
 /// The checks of one grid on its own (code, name, geometry), for creates,
 /// upserts and updates alike. Grids are stored as MultiPolygons (the
@@ -136,17 +133,17 @@ std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bo
     Grid& g = in.grid;
     check_grid_input(in);
     if (!g.parent_code.empty() && g.parent_code == g.code) {
-      throw_invalid("invalid_parent", "a grid cannot be its own parent", field_of(in.where, "parent"));
+      throw_invalid("invalid_parent", "a grid cannot be its own parent", property_field(in.where, "parent"));
     }
     if (!batch_codes.emplace(g.code, i).second) {
       throw_conflict("duplicate_code", "code '" + g.code + "' appears twice in the request",
-                     field_of(in.where, "code"));
+                     property_field(in.where, "code"));
     }
     if (!upsert) {
       if (const GridEntry* existing = snap->grid_by_code(g.code)) {
         throw_conflict("duplicate_code", "a grid with code '" + g.code + "' already exists (id " +
                                              std::to_string(existing->grid.id) + ")",
-                       field_of(in.where, "code"));
+                       property_field(in.where, "code"));
       }
     }
   }
@@ -167,13 +164,13 @@ std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bo
         parent_level = p->grid.level;
       }
       if (!parent_level) {
-        throw_invalid("unknown_parent", "parent '" + g.parent_code + "' does not exist", field_of(in.where, "parent"));
+        throw_invalid("unknown_parent", "parent '" + g.parent_code + "' does not exist", property_field(in.where, "parent"));
       }
       if (*parent_level >= g.level) {
         throw_invalid("invalid_parent",
                       "parent '" + g.parent_code + "' is a " + std::string(to_string(*parent_level)) +
                           ", not coarser than this " + std::string(to_string(g.level)),
-                      field_of(in.where, "parent"));
+                      property_field(in.where, "parent"));
       }
     }
     if (existing) {
@@ -188,7 +185,7 @@ std::vector<std::int64_t> Catalog::write_grids(std::vector<GridInput> inputs, bo
           throw_conflict("invalid_level",
                          "grid '" + g.code + "' cannot become a " + std::string(to_string(g.level)) +
                              ": its child '" + child.code + "' is a " + std::string(to_string(child_level)),
-                         field_of(in.where, "level"));
+                         property_field(in.where, "level"));
         }
       }
     }
@@ -300,7 +297,7 @@ std::vector<std::int64_t> Catalog::write_stations(std::vector<StationInput> inpu
     const std::string& code = inputs[i].station.code;
     if (!code.empty() && !batch_codes.emplace(code, i).second) {
       throw_conflict("duplicate_code", "code '" + code + "' appears twice in the request",
-                     field_of(inputs[i].where, "code"));
+                     property_field(inputs[i].where, "code"));
     }
   }
   storage::ChangeSet changes;
@@ -311,7 +308,7 @@ std::vector<std::int64_t> Catalog::write_stations(std::vector<StationInput> inpu
     if (existing && !upsert) {
       throw_conflict("duplicate_code", "a station with code '" + s.code + "' already exists (id " +
                                            std::to_string(existing->id) + ")",
-                     field_of(inputs[i].where, "code"));
+                     property_field(inputs[i].where, "code"));
     }
     s.updated_at = now;
     if (existing) {
@@ -365,7 +362,7 @@ void Catalog::update_station(std::int64_t id, StationInput input) {
   Station s = std::move(input.station);
   if (!s.code.empty()) {
     if (const StationEntry* other = snap->station_by_code(s.code); other && other->id != id) {
-      throw_conflict("duplicate_code", "a station with code '" + s.code + "' already exists", field_of(input.where, "code"));
+      throw_conflict("duplicate_code", "a station with code '" + s.code + "' already exists", property_field(input.where, "code"));
     }
   }
   s.id = id;

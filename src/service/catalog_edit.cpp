@@ -9,6 +9,8 @@
 #include <unordered_set>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/json.hpp"
+#include "gridd/core/text.hpp"
 #include "gridd/service/catalog.hpp"
 #include "gridd/service/editing.hpp"
 
@@ -16,16 +18,8 @@ namespace gridd::service {
 
 namespace {
 
-std::string field_of(const std::string& where, const char* name) {
-  return where.empty() ? std::string("properties/") + name : where + "/properties/" + name;
-}
-
 TopologyGrid topology_of(const GridInput& in) {
   return {in.grid.id, in.grid.code, in.grid.name, in.grid.level, in.grid.parent_code, in.geometry.get()};
-}
-
-bool all_digits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace
@@ -74,13 +68,13 @@ EditOutcome Catalog::check_plan(const Snapshot& snap, EditPlan& plan, const Topo
     validate_grid_input(in);
     in.geometry = spatial::as_multi_polygon(std::move(in.geometry));
     if (!planned.emplace(g.code, &g).second) {
-      throw_conflict("duplicate_code", "code '" + g.code + "' appears twice in the edit", field_of(in.where, "code"));
+      throw_conflict("duplicate_code", "code '" + g.code + "' appears twice in the edit", property_field(in.where, "code"));
     }
     if (const GridEntry* other = snap.grid_by_code(g.code);
         other && other->grid.id != g.id && !deleting.count(other->grid.id) && !replacing.count(other->grid.id)) {
       throw_conflict("duplicate_code",
                      "a grid with code '" + g.code + "' already exists (id " + std::to_string(other->grid.id) + ")",
-                     field_of(in.where, "code"));
+                     property_field(in.where, "code"));
     }
     if (is_update) {
       const GridEntry* existing = snap.grid_by_id(g.id);
@@ -111,17 +105,17 @@ EditOutcome Catalog::check_plan(const Snapshot& snap, EditPlan& plan, const Topo
     const Grid& g = in.grid;
     if (g.parent_code.empty()) return;
     if (g.parent_code == g.code) {
-      throw_invalid("invalid_parent", "a grid cannot be its own parent", field_of(in.where, "parent"));
+      throw_invalid("invalid_parent", "a grid cannot be its own parent", property_field(in.where, "parent"));
     }
     const auto [exists, level] = final_grid(g.parent_code);
     if (!exists) {
-      throw_invalid("unknown_parent", "parent '" + g.parent_code + "' does not exist", field_of(in.where, "parent"));
+      throw_invalid("unknown_parent", "parent '" + g.parent_code + "' does not exist", property_field(in.where, "parent"));
     }
     if (level >= g.level) {
       throw_invalid("invalid_parent",
                     "parent '" + g.parent_code + "' is a " + std::string(to_string(level)) + ", not coarser than this " +
                         std::string(to_string(g.level)),
-                    field_of(in.where, "parent"));
+                    property_field(in.where, "parent"));
     }
   };
   for (const GridInput& u : plan.updates) check_parent(u);
@@ -149,12 +143,12 @@ EditOutcome Catalog::check_plan(const Snapshot& snap, EditPlan& plan, const Topo
   for (std::int64_t id : plan.deletes) check_children(snap.grid_by_id(id)->grid.code, nullptr, "id");
   for (const GridInput& u : plan.updates) {
     const Grid& old = snap.grid_by_id(u.grid.id)->grid;
-    check_children(old.code, &u.grid.level, field_of(u.where, "level"));
+    check_children(old.code, &u.grid.level, property_field(u.where, "level"));
   }
   for (const GridInput& in : plan.updates) {
     for (const GridInput& other : plan.updates) {
       if (other.grid.parent_code == in.grid.code && other.grid.level <= in.grid.level) {
-        throw_conflict("invalid_level", "grid '" + other.grid.code + "' is not finer than its parent", field_of(other.where, "level"));
+        throw_conflict("invalid_level", "grid '" + other.grid.code + "' is not finer than its parent", property_field(other.where, "level"));
       }
     }
   }

@@ -15,24 +15,6 @@ using spatial::checked;
 using spatial::geos;
 using spatial::GeomPtr;
 
-/// The polygons of any geometry, as one MultiPolygon (null when none).
-GeomPtr polygons_of(const GEOSGeometry* g) {
-  std::vector<GEOSGeometry*> parts;
-  const std::function<void(const GEOSGeometry*)> collect = [&](const GEOSGeometry* x) {
-    const int t = GEOSGeomTypeId_r(geos(), x);
-    if (t == GEOS_POLYGON) {
-      if (GEOSisEmpty_r(geos(), x) != 1) parts.push_back(GEOSGeom_clone_r(geos(), x));
-    } else if (t == GEOS_MULTIPOLYGON || t == GEOS_GEOMETRYCOLLECTION) {
-      for (int i = 0, n = GEOSGetNumGeometries_r(geos(), x); i < n; ++i) collect(GEOSGetGeometryN_r(geos(), x, i));
-    }
-  };
-  collect(g);
-  if (parts.empty()) return nullptr;
-  return checked(
-      GEOSGeom_createCollection_r(geos(), GEOS_MULTIPOLYGON, parts.data(), static_cast<unsigned>(parts.size())),
-      "collect polygons");
-}
-
 double area(const GEOSGeometry* g) {
   double a = 0;
   GEOSArea_r(geos(), g, &a);
@@ -76,13 +58,8 @@ std::vector<GeomPtr> split_by_line(const GEOSGeometry* polygon, const GEOSGeomet
 }
 
 GeomPtr dissolve(const std::vector<const GEOSGeometry*>& polygons) {
-  std::vector<GEOSGeometry*> copies;
-  for (const auto* g : polygons) copies.push_back(GEOSGeom_clone_r(geos(), g));
-  GeomPtr collection = checked(
-      GEOSGeom_createCollection_r(geos(), GEOS_GEOMETRYCOLLECTION, copies.data(), static_cast<unsigned>(copies.size())),
-      "collect");
-  GeomPtr merged = checked(GEOSUnaryUnion_r(geos(), collection.get()), "union");
-  GeomPtr out = polygons_of(merged.get());
+  GeomPtr merged = spatial::union_all(polygons);
+  GeomPtr out = spatial::polygonal_parts(merged.get());
   if (!out) throw_invalid("empty_geometry", "the merge has no area", "ids");
   return out;
 }
@@ -96,12 +73,12 @@ GeomPtr snap_to(const GEOSGeometry* geometry, const GEOSGeometry* reference, dou
 
 GeomPtr make_valid_polygonal(const GEOSGeometry* geometry) {
   GeomPtr valid = checked(GEOSMakeValid_r(geos(), geometry), "make valid");
-  GeomPtr out = polygons_of(valid.get());
+  GeomPtr out = spatial::polygonal_parts(valid.get());
   if (!out) return nullptr;
   // Touching parts that MakeValid returns separately are merged.
   if (GEOSisValid_r(geos(), out.get()) != 1) {
     GeomPtr merged = checked(GEOSUnaryUnion_r(geos(), out.get()), "union");
-    out = polygons_of(merged.get());
+    out = spatial::polygonal_parts(merged.get());
   }
   return out;
 }

@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/text.hpp"
 #include "gridd/core/json.hpp"
 #include "gridd/spatial/crs.hpp"
 #include "gridd/spatial/geojson.hpp"
@@ -34,10 +35,6 @@ std::string lower(std::string s) {
 }
 
 std::string lower_ext(const std::string& path) { return lower(std::filesystem::path(path).extension().string()); }
-
-bool all_digits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
-}
 
 /// The level implied by a national 6/9/12/15-digit code.
 std::optional<Level> level_from_code(const std::string& code) {

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/text.hpp"
 #include "gridd/service/snapshot.hpp"
 #include "gridd/spatial/geodesic.hpp"
 #include "gridd/spatial/geojson.hpp"
@@ -20,44 +21,12 @@ namespace {
 using spatial::geos;
 using spatial::GeomPtr;
 
-/// The polygonal parts of an overlay result as one MultiPolygon (null when
-/// there are none): intersections of touching polygons also yield lines
-/// and points, which have no area.
-GeomPtr polygonal(GeomPtr g) {
-  if (!g) return nullptr;
-  std::vector<GEOSGeometry*> parts;
-  const std::function<void(const GEOSGeometry*)> collect = [&](const GEOSGeometry* x) {
-    const int t = GEOSGeomTypeId_r(geos(), x);
-    if (t == GEOS_POLYGON) {
-      if (GEOSisEmpty_r(geos(), x) != 1) parts.push_back(GEOSGeom_clone_r(geos(), x));
-    } else if (t == GEOS_MULTIPOLYGON || t == GEOS_GEOMETRYCOLLECTION) {
-      const int n = GEOSGetNumGeometries_r(geos(), x);
-      for (int i = 0; i < n; ++i) collect(GEOSGetGeometryN_r(geos(), x, i));
-    }
-  };
-  collect(g.get());
-  if (parts.empty()) return nullptr;
-  return spatial::checked(
-      GEOSGeom_createCollection_r(geos(), GEOS_MULTIPOLYGON, parts.data(), static_cast<unsigned>(parts.size())),
-      "collect polygons");
-}
-
 GeomPtr intersection(const GEOSGeometry* a, const GEOSGeometry* b) {
-  return polygonal(spatial::checked(GEOSIntersection_r(geos(), a, b), "intersection"));
+  return spatial::polygonal_parts(spatial::checked(GEOSIntersection_r(geos(), a, b), "intersection").get());
 }
 
 GeomPtr difference(const GEOSGeometry* a, const GEOSGeometry* b) {
-  return polygonal(spatial::checked(GEOSDifference_r(geos(), a, b), "difference"));
-}
-
-GeomPtr union_of(const std::vector<const GEOSGeometry*>& geoms) {
-  std::vector<GEOSGeometry*> copies;
-  copies.reserve(geoms.size());
-  for (const auto* g : geoms) copies.push_back(GEOSGeom_clone_r(geos(), g));
-  GeomPtr collection = spatial::checked(
-      GEOSGeom_createCollection_r(geos(), GEOS_GEOMETRYCOLLECTION, copies.data(), static_cast<unsigned>(copies.size())),
-      "collect");
-  return spatial::checked(GEOSUnaryUnion_r(geos(), collection.get()), "union");
+  return spatial::polygonal_parts(spatial::checked(GEOSDifference_r(geos(), a, b), "difference").get());
 }
 
 void locate(Defect& d) {
@@ -81,10 +50,6 @@ std::vector<GeomPtr> components(const GEOSGeometry* g) {
   const int n = GEOSGetNumGeometries_r(geos(), g);
   for (int i = 0; i < n; ++i) out.push_back(spatial::clone(GEOSGetGeometryN_r(geos(), g, i)));
   return out;
-}
-
-bool all_digits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 /// The national form: district(6) street(3) community(3) grid(3) [micro-grid(3)].
@@ -253,7 +218,7 @@ std::vector<Defect> check_topology(const std::vector<TopologyGrid>& grids, const
       d.message = "grid " + grids[i].code + " extends " + area_text(area) + " outside its parent " + parent_code;
       out.push_back(std::move(d));
     }
-    GeomPtr covered = union_of(geoms);
+    GeomPtr covered = spatial::union_all(geoms);
     GeomPtr gaps = difference(parent.geometry, covered.get());
     if (!gaps) continue;
     for (auto& part : components(gaps.get())) {

@@ -4,6 +4,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <exception>
+#include <functional>
 
 #include "gridd/core/error.hpp"
 
@@ -100,6 +101,33 @@ GeomPtr as_multi_polygon(GeomPtr g) {
   if (!g || type_id(g.get()) != GEOS_POLYGON) return g;
   GEOSGeometry* parts[] = {g.release()};
   return checked(GEOSGeom_createCollection_r(geos(), GEOS_MULTIPOLYGON, parts, 1), "multipolygon");
+}
+
+GeomPtr polygonal_parts(const GEOSGeometry* g) {
+  std::vector<GEOSGeometry*> parts;
+  const std::function<void(const GEOSGeometry*)> collect = [&](const GEOSGeometry* x) {
+    const int t = GEOSGeomTypeId_r(geos(), x);
+    if (t == GEOS_POLYGON) {
+      if (GEOSisEmpty_r(geos(), x) != 1) parts.push_back(GEOSGeom_clone_r(geos(), x));
+    } else if (t == GEOS_MULTIPOLYGON || t == GEOS_GEOMETRYCOLLECTION) {
+      for (int i = 0, n = GEOSGetNumGeometries_r(geos(), x); i < n; ++i) collect(GEOSGetGeometryN_r(geos(), x, i));
+    }
+  };
+  collect(g);
+  if (parts.empty()) return nullptr;
+  return checked(
+      GEOSGeom_createCollection_r(geos(), GEOS_MULTIPOLYGON, parts.data(), static_cast<unsigned>(parts.size())),
+      "collect polygons");
+}
+
+GeomPtr union_all(const std::vector<const GEOSGeometry*>& geoms) {
+  std::vector<GEOSGeometry*> copies;
+  copies.reserve(geoms.size());
+  for (const auto* g : geoms) copies.push_back(GEOSGeom_clone_r(geos(), g));
+  GeomPtr collection = checked(
+      GEOSGeom_createCollection_r(geos(), GEOS_GEOMETRYCOLLECTION, copies.data(), static_cast<unsigned>(copies.size())),
+      "collect");
+  return checked(GEOSUnaryUnion_r(geos(), collection.get()), "union");
 }
 
 int type_id(const GEOSGeometry* g) { return GEOSGeomTypeId_r(geos(), g); }

@@ -33,8 +33,10 @@ bool geometry_param(const Request& r);
 std::optional<bool> param_bool(const Request& r, const std::string& name);
 
 /// editor, reason and draft of a grid write, from the query or from
-/// top-level members of a JSON body (query wins); tolerance_m2 too.
+/// top-level members of a JSON body (query wins); the topology options too.
 service::EditOptions edit_options(const Request& r, const Json* body = nullptr);
+/// tolerance_m2 and sliver_m2 of a topology check.
+service::TopologyOptions topology_options(const Request& r);
 
 /// at=<time> (ISO 8601; without an offset, China time) as ISO 8601 UTC.
 std::optional<std::string> at_param(const Request& r);

@@ -20,5 +20,7 @@ std::optional<std::int64_t> json_int(const Json& obj, const char* key, std::stri
 
 /// The field of an error: "where/name", or just "name" when where is empty.
 std::string join_field(std::string_view where, std::string_view name);
+/// The field of a feature property: "properties/<name>" under `where`.
+std::string property_field(std::string_view where, std::string_view name);
 
 }  // namespace gridd

@@ -11,4 +11,7 @@ namespace gridd {
 /// Split at every `sep`, keeping empty parts: split("a,,b", ',') == {"a", "", "b"}; split("", ',') == {""}.
 std::vector<std::string> split(std::string_view text, char sep);
 
+/// True for a non-empty string of ASCII digits (a numeric code such as the national 15-digit grid code).
+bool all_digits(std::string_view text) noexcept;
+
 }  // namespace gridd

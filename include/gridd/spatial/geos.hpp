@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace gridd::spatial {
@@ -54,6 +55,13 @@ GeomPtr clone(const GEOSGeometry* g);
 
 /// A Polygon wrapped as a one-part MultiPolygon; anything else unchanged.
 GeomPtr as_multi_polygon(GeomPtr g);
+
+/// The non-empty polygons of any geometry (an overlay result may mix in
+/// lines and points, which have no area) as one MultiPolygon; null when none.
+GeomPtr polygonal_parts(const GEOSGeometry* g);
+
+/// The union of the geometries (shared boundaries dissolved).
+GeomPtr union_all(const std::vector<const GEOSGeometry*>& geoms);
 
 /// GEOS type id (GEOS_POINT, GEOS_POLYGON, ...).
 int type_id(const GEOSGeometry* g);
