@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libgdal-dev gdal-bin libgeos-dev libproj-dev proj-bin proj-data
   libboost-dev libboost-system-dev
-  nlohmann-json3-dev libcli11-dev libprotozero-dev libnanoflann-dev libsqlite3-dev zlib1g-dev
+  nlohmann-json3-dev libcli11-dev libprotozero-dev libnanoflann-dev libsqlite3-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

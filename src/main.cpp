@@ -1,4 +1,4 @@
-// gridd: the command line. serve, import, export.
+// gridd: the command line. serve, import, export, token.
 
 #include <CLI/CLI.hpp>
 
@@ -13,6 +13,7 @@
 #include "gridd/core/error.hpp"
 #include "gridd/core/time.hpp"
 #include "gridd/http/server.hpp"
+#include "gridd/service/auth.hpp"
 #include "gridd/service/basemap.hpp"
 #include "gridd/service/coverage_network.hpp"
 #include "gridd/service/incidents.hpp"
@@ -111,6 +112,12 @@ int main(int argc, char** argv) {
                     "list of origins")
       ->capture_default_str();
   serve->add_option("--station-kind", extra_kinds, "An extra station kind to accept (repeatable)");
+  std::string anonymous = "read";
+  serve->add_option("--anonymous", anonymous,
+                    "Once API tokens exist, what callers without a token may do: none, read (without personal "
+                    "data) or report (read and report incidents)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "read", "report"}));
   std::string categories_path = (std::filesystem::path(GRIDD_GEODATA_DIR) / "categories.json").string();
   int utc_offset = 480;
   serve->add_option("--categories", categories_path, "Incident category catalogue (JSON)")->capture_default_str();
@@ -130,6 +137,24 @@ int main(int argc, char** argv) {
   serve->add_option("--roads", roads_spec,
                     "A walking network for GET /coverage?mode=network: any OGR line layer, "
                     "FILE[?layer=NAME&crs=CRS&noding=crossings|vertices]");
+
+  // token ------------------------------------------------------------------
+  auto* tok = app.add_subcommand("token", "Create, list and revoke API tokens (bearer tokens, stored hashed)");
+  tok->require_subcommand(1);
+  std::string tok_store = "gridd.gpkg", tok_role, tok_scope, tok_name;
+  std::int64_t tok_id = 0;
+  auto* tok_create = tok->add_subcommand("create", "Create a token; the token itself is printed on the last line");
+  tok_create->add_option("--role", tok_role, "viewer, dispatcher, planner or admin")
+      ->required()
+      ->check(CLI::IsMember({"viewer", "dispatcher", "planner", "admin"}));
+  tok_create->add_option("--scope", tok_scope, "Code of the grid whose subtree the token is limited to");
+  tok_create->add_option("--name", tok_name, "Who or what holds the token (shown in the audit log)");
+  tok_create->add_option("--store", tok_store, "GeoPackage file")->capture_default_str();
+  auto* tok_list = tok->add_subcommand("list", "List the tokens (never their secrets)");
+  tok_list->add_option("--store", tok_store, "GeoPackage file")->capture_default_str();
+  auto* tok_revoke = tok->add_subcommand("revoke", "Revoke a token by id");
+  tok_revoke->add_option("ID", tok_id, "The token's id (see token list)")->required();
+  tok_revoke->add_option("--store", tok_store, "GeoPackage file")->capture_default_str();
 
   // import -----------------------------------------------------------------
   auto* imp = app.add_subcommand(
@@ -264,6 +289,7 @@ int main(int argc, char** argv) {
       auto categories = CategoryCatalogue::load(categories_path);
       auto store = storage::open_store(store_uri);
       storage::IncidentStore& incident_store = store->incidents();
+      storage::AuthStore& auth_store = store->auth();
       service::Catalog catalog(std::move(store), catalog_options(extra_kinds));
       service::IncidentOptions incident_options;
       incident_options.utc_offset_minutes = utc_offset;
@@ -305,7 +331,10 @@ int main(int argc, char** argv) {
                   << roads->edge_count() << " edges, " << static_cast<long long>(roads->total_length_m() / 1000)
                   << " km\n";
       }
-      api::Api api(catalog, {}, &incidents, &tiles, roads.get());
+      service::AuthOptions auth_options;
+      auth_options.anonymous = service::parse_anonymous_access(anonymous);
+      service::AuthService auth(auth_store, catalog, auth_options);
+      api::Api api(catalog, {}, &incidents, &tiles, roads.get(), &auth);
       http::ServerOptions so;
       so.host = host;
       so.port = port;
@@ -321,6 +350,45 @@ int main(int argc, char** argv) {
       server.run();
       std::cout << "gridd stopped" << std::endl;
       return 0;
+    }
+    if (*tok) {
+      if (tok_store.rfind("postgres", 0) != 0 && !*tok_create && !std::filesystem::exists(tok_store)) {
+        throw_not_found("store_not_found", "no store '" + tok_store + "'", "store");
+      }
+      auto store = storage::open_store(tok_store);
+      storage::AuthStore& auth = store->auth();
+      if (*tok_create) {
+        if (!tok_scope.empty()) {
+          const auto grids = store->load_grids();
+          if (std::none_of(grids.begin(), grids.end(), [&](const Grid& g) { return g.code == tok_scope; })) {
+            throw_not_found("grid_not_found", "no grid with code '" + tok_scope + "'", "scope");
+          }
+        }
+        const auto t = auth.create_token(parse_role(tok_role), tok_scope, tok_name);
+        std::cout << "created token " << t.record.id << " (" << tok_role
+                  << (tok_scope.empty() ? std::string(", whole city") : ", scope " + tok_scope)
+                  << (tok_name.empty() ? std::string() : ", " + tok_name)
+                  << "); it is shown only now, keep it secret:\n"
+                  << t.secret << std::endl;
+        return 0;
+      }
+      if (*tok_list) {
+        std::printf("%-5s %-10s %-20s %-24s %-22s %s\n", "id", "role", "scope", "name", "created", "revoked");
+        for (const auto& r : auth.tokens()) {
+          std::printf("%-5lld %-10s %-20s %-24s %-22s %s\n", static_cast<long long>(r.id),
+                      std::string(to_string(r.role)).c_str(), r.scope_code.empty() ? "-" : r.scope_code.c_str(),
+                      r.name.empty() ? "-" : r.name.c_str(), r.created_at.c_str(),
+                      r.revoked_at.empty() ? "-" : r.revoked_at.c_str());
+        }
+        return 0;
+      }
+      if (*tok_revoke) {
+        if (!auth.revoke_token(tok_id)) {
+          throw_not_found("token_not_found", "no live token with id " + std::to_string(tok_id), "id");
+        }
+        std::cout << "revoked token " << tok_id << std::endl;
+        return 0;
+      }
     }
     if (*imp) {
       for (const auto& f : imp_fields) {

@@ -33,8 +33,17 @@ window.gridd = state;  // for the browser tests and the curious
 // Helpers
 // ---------------------------------------------------------------------------
 
+// Access token: kept in this browser (localStorage), sent as a bearer token
+// with every API and tile request, and as ?access_token= to the live feed
+// (EventSource cannot send headers).
+const auth = { token: localStorage.getItem('gridd.token') || '', who: null };
+function authHeaders(headers = {}) {
+  return auth.token ? { ...headers, Authorization: `Bearer ${auth.token}` } : headers;
+}
+
 async function api(path, options = {}) {
-  const r = await fetch(path, options);
+  const r = await fetch(path, { ...options, headers: authHeaders(options.headers) });
+  if (r.status === 401) openSignin(t(auth.token ? 'signin.bad' : 'signin.required'));
   const type = r.headers.get('content-type') || '';
   const body = type.includes('json') ? await r.json() : await r.text();
   if (!r.ok) {
@@ -392,7 +401,7 @@ async function startLive() {
     renderLive();
   } catch { /* the feed still works */ }
   const badge = document.getElementById('live-state');
-  const source = new EventSource('/incidents/feed');
+  const source = new EventSource(auth.token ? `/incidents/feed?access_token=${encodeURIComponent(auth.token)}` : '/incidents/feed');
   source.onopen = () => { badge.textContent = t('connected'); badge.classList.add('on'); };
   source.onerror = () => { badge.textContent = t('disconnected'); badge.classList.remove('on'); };
   source.addEventListener('incident', (ev) => {
@@ -486,6 +495,73 @@ function fillFilterControls() {
 }
 
 // ---------------------------------------------------------------------------
+// Sign-in
+// ---------------------------------------------------------------------------
+
+function describeWho(who) {
+  if (!who || !who.authenticated) return t('signin.anonymous');
+  const scope = who.scope ? t('signin.scope').replace('{scope}', who.scope) : '';
+  return t('signin.as').replace('{name}', who.name || '—').replace('{role}', t(`role.${who.role}`)).replace('{scope}', scope);
+}
+
+function renderIdentity() {
+  const who = auth.who;
+  const button = document.getElementById('signin');
+  button.textContent = who && who.authenticated ? `${who.name || t(`role.${who.role}`)}` : t('signin');
+  button.title = describeWho(who);
+  // The planner edits grids: only for tokens that may (when tokens are in use).
+  const planner = document.querySelector('.views button[data-view="planner"]');
+  const mayEdit = !who || !who.access_control || who.permissions.includes('edit_grids');
+  planner.disabled = !mayEdit;
+  planner.title = mayEdit ? '' : t('signin.noedit');
+}
+
+function openSignin(message) {
+  const dialog = document.getElementById('signin-dialog');
+  document.getElementById('signin-who').textContent = describeWho(auth.who);
+  const error = document.getElementById('signin-error');
+  error.hidden = !message;
+  error.textContent = message || '';
+  document.getElementById('signin-out').hidden = !auth.token;
+  if (!dialog.open) dialog.showModal();
+}
+
+function setupSignin() {
+  const dialog = document.getElementById('signin-dialog');
+  document.getElementById('signin').addEventListener('click', () => openSignin());
+  document.getElementById('signin-cancel').addEventListener('click', () => dialog.close());
+  document.getElementById('signin-out').addEventListener('click', () => {
+    localStorage.removeItem('gridd.token');
+    location.reload();
+  });
+  document.getElementById('signin-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const token = document.getElementById('signin-token').value.trim();
+    const r = await fetch('/whoami', { headers: { Authorization: `Bearer ${token}` } });
+    if (!r.ok) {
+      openSignin(t('signin.bad'));
+      return;
+    }
+    localStorage.setItem('gridd.token', token);
+    location.reload();  // map, tiles and the feed start again with the token
+  });
+}
+
+/** Who this browser is; waits for a token when the server lets no one in without. */
+async function identify() {
+  for (;;) {
+    const r = await fetch('/whoami', { headers: authHeaders() });
+    if (r.ok) {
+      auth.who = await r.json();
+      renderIdentity();
+      return;
+    }
+    openSignin(t(auth.token ? 'signin.bad' : 'signin.required'));
+    await new Promise((resolve) => document.getElementById('signin-dialog').addEventListener('close', resolve, { once: true }));
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Start
 // ---------------------------------------------------------------------------
 
@@ -501,9 +577,12 @@ async function main() {
     if (state.located) locate(state.located.position.lon, state.located.position.lat);
     if (state.incident) openIncident(state.incident.id);
     plannerLanguageChanged();
+    renderIdentity();
   });
   document.querySelectorAll('.views button').forEach((b) => b.addEventListener('click', () => showView(b.dataset.view)));
 
+  setupSignin();
+  await identify();
   const [health, tiles, cats] = await Promise.all([api('/healthz'), api('/tiles'), api('/categories')]);
   state.categories = cats.categories;
   document.getElementById('status').textContent = `${health.grids} ${t('grids')} · ${health.stations} ${t('stations.count')}`;
@@ -516,6 +595,9 @@ async function main() {
     container: 'map', style, bounds: bounds || undefined, fitBoundsOptions: { padding: 20 },
     localIdeographFontFamily: "'Noto Sans CJK SC', 'Noto Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif",
     attributionControl: { compact: true },
+    // Tiles carry the token too (a scoped token sees its own incidents).
+    transformRequest: (url) => (auth.token && new URL(url, location.href).origin === location.origin
+      ? { url, headers: authHeaders() } : { url }),
   });
   state.map = map;
   map.setMissingStyleImageResolver((id) => {

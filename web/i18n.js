@@ -64,6 +64,11 @@ const dict = {
     'role.street_head': '街道负责人', 'role.volunteer': '志愿者', 'role.police': '社区民警',
     'op.import': '导入', 'op.create': '新建', 'op.update': '修改', 'op.split': '切分', 'op.merge': '合并', 'op.snap': '吸附',
     'op.delete': '删除', 'op.restore': '恢复',
+    signin: '登录', 'signin.title': '访问令牌', 'signin.hint': '粘贴管理员发给您的令牌（gridd token create）。令牌只保存在本浏览器中。',
+    'signin.save': '登录', 'signin.out': '退出登录', 'cancel.close': '关闭', 'signin.bad': '令牌无效或已吊销',
+    'signin.required': '此服务器需要令牌才能访问。', 'signin.anonymous': '匿名访问（不显示个人信息）',
+    'signin.as': '已登录：{name}（{role}{scope}）', 'signin.scope': '，范围 {scope}', 'signin.noedit': '此令牌不能编辑网格',
+    'role.viewer': '查看', 'role.dispatcher': '调度员', 'role.planner': '规划员', 'role.admin': '管理员',
   },
   en: {
     title: 'Grid governance', 'view.viewer': 'Map', 'view.dispatch': 'Dispatch', 'view.dashboard': 'Dashboard',
@@ -134,6 +139,11 @@ const dict = {
     'role.street_head': 'Street head', 'role.volunteer': 'Volunteer', 'role.police': 'Community police',
     'op.import': 'import', 'op.create': 'created', 'op.update': 'updated', 'op.split': 'split', 'op.merge': 'merged', 'op.snap': 'snapped',
     'op.delete': 'deleted', 'op.restore': 'restored',
+    signin: 'Sign in', 'signin.title': 'Access token', 'signin.hint': 'Paste the token your administrator gave you (gridd token create). It is kept in this browser only.',
+    'signin.save': 'Sign in', 'signin.out': 'Sign out', 'cancel.close': 'Close', 'signin.bad': 'The token is invalid or revoked',
+    'signin.required': 'This server needs a token.', 'signin.anonymous': 'Anonymous (no personal data shown)',
+    'signin.as': 'Signed in: {name} ({role}{scope})', 'signin.scope': ', scope {scope}', 'signin.noedit': 'This token cannot edit grids',
+    'role.viewer': 'viewer', 'role.dispatcher': 'dispatcher', 'role.planner': 'planner', 'role.admin': 'admin',
   },
 };
 

@@ -64,14 +64,24 @@ Response geojson_response(const Json& body, int status) {
 // Rendering
 // ---------------------------------------------------------------------------
 
-Json grid_feature(const Snapshot& snap, const GridEntry& e, bool with_geometry) {
+Json people_json(const std::vector<Person>& people, bool personal_data) {
+  Json out = to_json(people);
+  if (!personal_data) {
+    for (auto& p : out) {
+      if (p.is_object()) p.erase("phone");
+    }
+  }
+  return out;
+}
+
+Json grid_feature(const Snapshot& snap, const GridEntry& e, bool with_geometry, bool personal_data) {
   const Grid& g = e.grid;
   Json props{{"id", g.id},
              {"code", g.code},
              {"name", g.name},
              {"level", to_string(g.level)},
              {"parent", g.parent_code.empty() ? Json(nullptr) : Json(g.parent_code)},
-             {"people", to_json(g.people)},
+             {"people", people_json(g.people, personal_data)},
              {"households", g.households ? Json(*g.households) : Json(nullptr)},
              {"area_m2", round_to(e.area_m2, 0.01)},
              {"attributes", g.attributes},

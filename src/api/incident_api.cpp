@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "gridd/api/params.hpp"
+#include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/text.hpp"
 #include "gridd/core/json.hpp"
@@ -254,11 +255,16 @@ service::TransitionInput transition_input(const Request& r, const std::string& a
 // Query parameters of listings and statistics
 // ---------------------------------------------------------------------------
 
+// Scope (see scope.hpp): listings, statistics and the feed are narrowed to
+// the token's subtree; one incident outside it answers 404, for reads and
+// actions alike.
+
 storage::IncidentFilter filter_of(const Request& r, const IncidentService& svc) {
   storage::IncidentFilter f;
   const int offset = svc.options().utc_offset_minutes;
   if (auto b = param_bbox(r)) f.bbox = std::array<double, 4>{b->minx, b->miny, b->maxx, b->maxy};
   if (auto g = param(r, "grid")) f.subtree = svc.grid_ref(*g, "grid");
+  restrict_to_scope(f.subtree, r, svc.catalog());
   for (const auto& s : param_list(r, "status")) {
     if (s == "open") {
       for (auto st : all_incident_statuses()) {
@@ -386,7 +392,7 @@ Json stats_row_json(const service::StatsEntry& e) {
 
 }  // namespace
 
-Json incident_feature(const IncidentService& svc, const Incident& i, TimePoint now) {
+Json incident_feature(const IncidentService& svc, const Incident& i, TimePoint now, bool personal_data) {
   const Category* category = svc.categories().find(i.category);
   Json chain = Json::array();
   for (std::size_t level = 0; level < i.chain.size(); ++level) {
@@ -396,7 +402,7 @@ Json incident_feature(const IncidentService& svc, const Incident& i, TimePoint n
   }
   Json actions = Json::array();
   for (auto a : allowed_actions(i.status)) actions.push_back(to_string(a));
-  Json reporter = (i.reporter_name.empty() && i.reporter_phone.empty())
+  Json reporter = (!personal_data || (i.reporter_name.empty() && i.reporter_phone.empty()))
                       ? Json(nullptr)
                       : Json{{"name", text_or_null(i.reporter_name)}, {"phone", text_or_null(i.reporter_phone)}};
   Json assignment{{"grid", i.grid_id == 0 ? Json(nullptr)
@@ -411,7 +417,7 @@ Json incident_feature(const IncidentService& svc, const Incident& i, TimePoint n
                   {"assignee", i.assignee_name.empty() && i.assignee_phone.empty()
                                    ? Json(nullptr)
                                    : Json{{"name", text_or_null(i.assignee_name)},
-                                          {"phone", text_or_null(i.assignee_phone)}}},
+                                          {"phone", personal_data ? text_or_null(i.assignee_phone) : Json(nullptr)}}},
                   {"handler", text_or_null(i.handler)},
                   {"escalation_level", i.escalation_level}};
   Json props{{"id", i.id},
@@ -463,16 +469,17 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
     const auto incidents = svc.report(std::move(inputs));
     const TimePoint now = svc.now();
     if (!batch) {
-      Response res = json_response(incident_feature(svc, incidents.front(), now), 201, "application/geo+json");
+      Response res = json_response(incident_feature(svc, incidents.front(), now, r.principal.personal_data), 201,
+                                   "application/geo+json");
       res.headers.emplace_back("Location", "/incidents/" + std::to_string(incidents.front().id));
       res.headers.emplace_back("ETag", etag(incidents.front()));
       return res;
     }
     Json features = Json::array();
-    for (const auto& i : incidents) features.push_back(incident_feature(svc, i, now));
+    for (const auto& i : incidents) features.push_back(incident_feature(svc, i, now, r.principal.personal_data));
     return json_response(Json{{"type", "FeatureCollection"}, {"features", std::move(features)}}, 201,
                          "application/geo+json");
-  });
+  }, Permission::report_incidents);
 
   router.add("GET", "/incidents", [&svc, options](const Request& r, const PathParams&) {
     storage::IncidentQuery q;
@@ -485,7 +492,7 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
     const TimePoint now = at.value_or(svc.now());
     const auto page = svc.list(q, now);
     Json features = Json::array();
-    for (const auto& i : page.items) features.push_back(incident_feature(svc, i, now));
+    for (const auto& i : page.items) features.push_back(incident_feature(svc, i, now, r.principal.personal_data));
     Json body{{"type", "FeatureCollection"},
               {"features", std::move(features)},
               {"numberReturned", page.items.size()},
@@ -560,7 +567,7 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
   });
 
   router.add("GET", "/incidents/{id}", [&svc](const Request& r, const PathParams& p) {
-    const Incident i = svc.require(path_id(p.at("id")));
+    const Incident i = require_in_scope(svc, path_id(p.at("id")), r);
     const std::string tag = etag(i);
     if (const std::string* inm = r.header("if-none-match"); inm && *inm == tag) {
       Response res;
@@ -570,13 +577,15 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
       return res;
     }
     const auto at = param_time(r, "at", svc.options().utc_offset_minutes);
-    Response res = json_response(incident_feature(svc, i, at.value_or(svc.now())), 200, "application/geo+json");
+    Response res = json_response(incident_feature(svc, i, at.value_or(svc.now()), r.principal.personal_data), 200,
+                                 "application/geo+json");
     res.headers.emplace_back("ETag", tag);
     return res;
   });
 
-  router.add("GET", "/incidents/{id}/history", [&svc](const Request&, const PathParams& p) {
+  router.add("GET", "/incidents/{id}/history", [&svc](const Request& r, const PathParams& p) {
     const std::int64_t id = path_id(p.at("id"));
+    (void)require_in_scope(svc, id, r);
     Json events = Json::array();
     for (const auto& e : svc.history(id)) events.push_back(event_json(e));
     return json_response(Json{{"incident_id", id}, {"events", std::move(events)}});
@@ -584,23 +593,26 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
 
   router.add("POST", "/incidents/{id}/transitions", [&svc](const Request& r, const PathParams& p) {
     const std::int64_t id = path_id(p.at("id"));
+    (void)require_in_scope(svc, id, r);
     const Incident i = svc.transition(id, transition_input(r, ""));
-    Response res = json_response(incident_feature(svc, i, svc.now()), 200, "application/geo+json");
+    Response res = json_response(incident_feature(svc, i, svc.now(), r.principal.personal_data), 200,
+                                 "application/geo+json");
     res.headers.emplace_back("ETag", etag(i));
     return res;
-  });
+  }, Permission::handle_incidents);
 
   router.add("POST", "/incidents/{id}/attachments", [&svc](const Request& r, const PathParams& p) {
     const std::int64_t id = path_id(p.at("id"));
+    (void)require_in_scope(svc, id, r);
     const Attachment a = svc.add_attachment(id, r.body, param(r, "filename").value_or(""));
     Response res = json_response(attachment_json(a), 201);
     res.headers.emplace_back("Location", "/attachments/" + std::to_string(a.id));
     return res;
-  });
+  }, Permission::handle_incidents);
 
-  router.add("GET", "/incidents/{id}/attachments", [&svc](const Request&, const PathParams& p) {
+  router.add("GET", "/incidents/{id}/attachments", [&svc](const Request& r, const PathParams& p) {
     const std::int64_t id = path_id(p.at("id"));
-    (void)svc.require(id);
+    (void)require_in_scope(svc, id, r);
     Json list = Json::array();
     for (const auto& a : svc.attachments_of(id)) list.push_back(attachment_json(a));
     return json_response(Json{{"incident_id", id}, {"attachments", std::move(list)}});
@@ -609,6 +621,11 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
   router.add("GET", "/attachments/{id}", [&svc](const Request& r, const PathParams& p) {
     const std::int64_t id = path_id(p.at("id"));
     auto a = svc.attachment(id, true);
+    // An attachment of an incident outside the token's scope does not exist for it.
+    if (a && r.principal.scoped()) {
+      const auto owner = svc.get(a->incident_id);
+      if (!owner || !incident_in(principal_scope(r, svc.catalog()), *owner)) a.reset();
+    }
     if (!a) throw_not_found("attachment_not_found", "no attachment with id " + std::to_string(id), "id");
     const std::string tag = "\"a" + std::to_string(id) + "\"";
     Response res;
@@ -641,7 +658,7 @@ std::string FeedStream::poll(std::size_t max_items) {
   std::string out;
   const TimePoint now = m_incidents.now();
   for (const auto& item : items) {
-    Json data{{"event", event_json(item.event)}, {"incident", incident_feature(m_incidents, item.incident, now)}};
+    Json data{{"event", event_json(item.event)}, {"incident", incident_feature(m_incidents, item.incident, now, m_personal_data)}};
     out += "id: " + std::to_string(item.event.id) + "\nevent: incident\ndata: ";
     out += data.dump(-1, ' ', false, Json::error_handler_t::replace);
     out += "\n\n";
@@ -658,6 +675,7 @@ bool is_feed_request(const Request& r) {
 std::unique_ptr<FeedStream> open_feed(IncidentService& svc, const Request& r) {
   storage::FeedFilter filter;
   if (auto g = param(r, "grid")) filter.subtree = svc.grid_ref(*g, "grid");
+  restrict_to_scope(filter.subtree, r, svc.catalog());
   for (const auto& c : param_list(r, "category")) {
     if (!svc.categories().find(c)) throw_invalid("unknown_category", "unknown category '" + c + "'", "category");
     filter.categories.push_back(c);
@@ -673,7 +691,9 @@ std::unique_ptr<FeedStream> open_feed(IncidentService& svc, const Request& r) {
       after = v;
     }
   }
-  return std::make_unique<FeedStream>(svc, std::move(filter), after.value_or(svc.last_event_id()));
+  auto feed = std::make_unique<FeedStream>(svc, std::move(filter), after.value_or(svc.last_event_id()));
+  feed->set_personal_data(r.principal.personal_data);
+  return feed;
 }
 
 }  // namespace gridd::api

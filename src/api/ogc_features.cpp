@@ -12,6 +12,7 @@
 #include "gridd/api/features.hpp"
 #include "gridd/api/incident_api.hpp"
 #include "gridd/api/params.hpp"
+#include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/text.hpp"
 #include "gridd/core/time.hpp"
@@ -476,7 +477,7 @@ class Ogc {
                       GEOSIntersects_r(spatial::geos(), e.shape.geometry(), box.get()) != 1)) {
             return;
           }
-          take(g.id, [&] { return grid_feature(*snap, e, true); });
+          take(g.id, [&] { return grid_feature(*snap, e, true, r.principal.personal_data); });
         };
         if (bbox) {
           std::vector<std::size_t> hits;
@@ -520,7 +521,8 @@ class Ogc {
       return with_crs(json_response(f, 200, k_geojson), crs);
     };
     if (id == "incidents") {
-      const auto i = m_incidents->get(fid);
+      auto i = m_incidents->get(fid);
+      if (i && !incident_in(principal_scope(r, m_catalog), *i)) i.reset();  // outside the token's scope
       if (!i) throw_not_found("feature_not_found", "no feature " + fid_text + " in collection 'incidents'", "featureId");
       const std::string tag = etag_of("incident-" + std::to_string(i->id) + "-" + std::to_string(i->version), r);
       return with_etag(r, tag, [&] { return finish(incident_ogc_feature(*i, m_incidents->now())); });
@@ -530,7 +532,7 @@ class Ogc {
       if (id == "grids") {
         const GridEntry* e = snap->grid_by_id(fid);
         if (!e) throw_not_found("feature_not_found", "no feature " + fid_text + " in collection 'grids'", "featureId");
-        return finish(grid_feature(*snap, *e, true));
+        return finish(grid_feature(*snap, *e, true, r.principal.personal_data));
       }
       const StationEntry* s = snap->station_by_id(fid);
       if (!s) throw_not_found("feature_not_found", "no feature " + fid_text + " in collection 'stations'", "featureId");
@@ -636,6 +638,7 @@ class Ogc {
     storage::IncidentFilter& f = q.filter;
     if (bbox) f.bbox = std::array<double, 4>{bbox->minx, bbox->miny, bbox->maxx, bbox->maxy};
     if (auto g = param(r, "grid")) f.subtree = svc.grid_ref(*g, "grid");
+    restrict_to_scope(f.subtree, r, m_catalog);
     for (const auto& s : list_param(r, "status")) {
       if (s == "open") {
         for (auto st : all_incident_statuses()) {

@@ -8,6 +8,7 @@
 
 #include "gridd/api/incident_api.hpp"
 #include "gridd/api/params.hpp"
+#include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/text.hpp"
 #include "gridd/core/json.hpp"
@@ -198,15 +199,16 @@ void add_open311_routes(Router& router, IncidentService& svc) {
                                         {"service_notice", notice},
                                         {"account_id", nullptr}}}),
                       201);
-  }));
+  }), Permission::report_incidents);
 
   router.add("GET", "/open311/v2/requests.json", guarded([&svc](const Request& r, const PathParams&) {
     Json out = Json::array();
+    const auto scope = principal_scope(r, svc.catalog());
     const auto ids = param(r, "service_request_id");
     if (ids) {
       for (const auto& one : split(*ids, ',')) {
         if (one.empty()) continue;
-        if (auto i = svc.get(path_id(one))) {
+        if (auto i = svc.get(path_id(one)); i && incident_in(scope, *i)) {
           out.push_back(request_json(svc, *i, last_note(svc, i->id), svc.attachments_of(i->id)));
         }
       }
@@ -215,6 +217,7 @@ void add_open311_routes(Router& router, IncidentService& svc) {
     storage::IncidentQuery q;
     q.limit = k_max_requests;
     q.sort = storage::IncidentSort::newest;
+    q.filter.subtree = scope;
     if (auto c = param(r, "service_code")) {
       if (!svc.categories().find(*c)) throw_invalid("unknown_category", "unknown service_code '" + *c + "'", "service_code");
       q.filter.categories.push_back(*c);
@@ -241,9 +244,10 @@ void add_open311_routes(Router& router, IncidentService& svc) {
     return json_response(out);
   }));
 
-  router.add("GET", "/open311/v2/requests/{file}", guarded([&svc](const Request&, const PathParams& p) {
+  router.add("GET", "/open311/v2/requests/{file}", guarded([&svc](const Request& r, const PathParams& p) {
     const std::int64_t id = request_id_of(p.at("file"));
     auto i = svc.get(id);
+    if (i && !incident_in(principal_scope(r, svc.catalog()), *i)) i.reset();
     if (!i) throw_not_found("request_not_found", "no service request " + std::to_string(id), "service_request_id");
     return json_response(Json::array({request_json(svc, *i, last_note(svc, id), svc.attachments_of(id))}));
   }));

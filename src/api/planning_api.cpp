@@ -78,7 +78,7 @@ Response run_plan(Catalog& catalog, const Request& r, const Json& body, service:
   return json_response(outcome_json(op, catalog.apply(std::move(plan), options), crs));
 }
 
-Json version_json(const GridVersion& v, bool with_geometry, const std::string& crs) {
+Json version_json(const GridVersion& v, bool with_geometry, const std::string& crs, bool personal_data) {
   const Grid& g = v.grid;
   Json props{{"version", g.version},
              {"valid_from", v.valid_from},
@@ -91,7 +91,7 @@ Json version_json(const GridVersion& v, bool with_geometry, const std::string& c
              {"name", g.name},
              {"level", to_string(g.level)},
              {"parent", g.parent_code.empty() ? Json(nullptr) : Json(g.parent_code)},
-             {"people", to_json(g.people)},
+             {"people", people_json(g.people, personal_data)},
              {"households", g.households ? Json(*g.households) : Json(nullptr)},
              {"attributes", g.attributes}};
   Json geometry = nullptr;
@@ -148,7 +148,7 @@ void add_planning_routes(Router& router, Catalog& catalog) {
       for (std::size_t i = 0; i < it->size(); ++i) plan.deletes.push_back(body_id((*it)[i], "deleted/" + std::to_string(i)));
     }
     return json_response(outcome_json("check", catalog.preview(plan, topology_options(r)), crs));
-  });
+  }, Permission::edit_grids);
   router.add("POST", "/grids/merge", [&catalog](const Request& r, const PathParams&) {
     const Json body = object_body(r);
     auto it = body.find("ids");
@@ -158,7 +158,7 @@ void add_planning_routes(Router& router, Catalog& catalog) {
     std::int64_t keep = 0;
     if (auto k = body.find("keep"); k != body.end() && !k->is_null()) keep = body_id(*k, "keep");
     return run_plan(catalog, r, body, catalog.plan_merge(ids, keep, body_bool(body, "allow_disjoint", false)));
-  });
+  }, Permission::edit_grids);
   // Repair a proposed geometry (GEOS MakeValid), nothing stored.
   router.add("POST", "/grids/make-valid", [](const Request& r, const PathParams&) {
     const Json body = object_body(r);
@@ -177,13 +177,13 @@ void add_planning_routes(Router& router, Catalog& catalog) {
              {"parts", service::polygon_count(fixed.get())},
              {"area_m2", std::round(spatial::geodesic_area_m2(fixed.get()) * 100) / 100}};
     return json_response(out);
-  });
+  }, Permission::edit_grids);
   router.add("GET", "/grids/{id}/history", [&catalog](const Request& r, const PathParams& p) {
     const std::int64_t id = path_id(p.at("id"));
     const bool with_geometry = param_bool(r, "geometry").value_or(false);
     const std::string crs = crs_param(r);
     Json versions = Json::array();
-    for (const GridVersion& v : catalog.history(id)) versions.push_back(version_json(v, with_geometry, crs));
+    for (const GridVersion& v : catalog.history(id)) versions.push_back(version_json(v, with_geometry, crs, r.principal.personal_data));
     return geojson_response(Json{{"type", "FeatureCollection"}, {"grid_id", id}, {"features", std::move(versions)}});
   });
   router.add("POST", "/grids/{id}/restore", [&catalog](const Request& r, const PathParams& p) {
@@ -193,7 +193,7 @@ void add_planning_routes(Router& router, Catalog& catalog) {
     service::EditPlan plan = catalog.plan_restore(path_id(p.at("id")), *version);
     const service::EditOptions options = edit_options(r, &body);
     return json_response(outcome_json("restore", catalog.apply(std::move(plan), options), crs_param(r)));
-  });
+  }, Permission::edit_grids);
   router.add("POST", "/grids/{id}/split", [&catalog](const Request& r, const PathParams& p) {
     const Json body = object_body(r);
     auto it = body.find("line");
@@ -208,7 +208,7 @@ void add_planning_routes(Router& router, Catalog& catalog) {
       }
     }
     return run_plan(catalog, r, body, catalog.plan_split(path_id(p.at("id")), line.get(), names));
-  });
+  }, Permission::edit_grids);
   router.add("POST", "/grids/{id}/snap", [&catalog](const Request& r, const PathParams& p) {
     const Json body = object_body(r);
     double tolerance = 5;
@@ -222,7 +222,7 @@ void add_planning_routes(Router& router, Catalog& catalog) {
     }
     return run_plan(catalog, r, body,
                     catalog.plan_snap(path_id(p.at("id")), tolerance, to != "neighbours", to != "parent"));
-  });
+  }, Permission::edit_grids);
 }
 
 }  // namespace gridd::api

@@ -1,5 +1,6 @@
 #include "gridd/api/router.hpp"
 
+#include <cctype>
 #include <iostream>
 #include <set>
 
@@ -29,6 +30,21 @@ int hex(char c) {
   return -1;
 }
 }  // namespace
+
+void add_vary(Response& res, std::string_view token) {
+  auto lower = [](std::string_view t) {
+    std::string out(t);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  for (auto& [k, v] : res.headers) {
+    if (lower(k) == "vary") {
+      if (lower(v).find(lower(token)) == std::string::npos) v += ", " + std::string(token);
+      return;
+    }
+  }
+  res.headers.emplace_back("Vary", std::string(token));
+}
 
 std::string url_decode(std::string_view text, bool form) {
   std::string out;
@@ -82,9 +98,42 @@ Response error_response(int status, const std::string& code, const std::string& 
   return json_response(body, status);
 }
 
-void Router::add(std::string method, std::string pattern, Handler handler) {
-  m_routes.push_back({std::move(method), split_path(pattern), std::move(handler)});
+void Router::add(std::string method, std::string pattern, Handler handler, std::optional<Permission> permission) {
+  const Permission p = permission.value_or(method == "GET" ? Permission::read : Permission::admin);
+  auto segments = split_path(pattern);
+  m_routes.push_back({std::move(method), std::move(segments), std::move(handler), p, std::move(pattern)});
 }
+
+namespace {
+/// The one place an Error becomes an HTTP answer.
+Response error_to_response(const Error& e, const Request& request) {
+  if (e.kind() == ErrorKind::internal) {
+    std::cerr << "request " << request.request_id << " failed: " << e.code() << ": " << e.what() << std::endl;
+    return error_response(500, "internal_error", "internal error (request " + request.request_id + ")");
+  }
+  Response r = error_response(http_status(e.kind()), e.code(), e.what(), e.field());
+  if (!e.details().empty()) {
+    Json body = Json::parse(r.body);
+    body["details"] = Json::parse(e.details(), nullptr, false);
+    r.body = body.dump();
+  }
+  if (e.kind() == ErrorKind::unauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"gridd\"");
+  return r;
+}
+
+Response run_handler(const Handler& handler, const Request& request, const PathParams& params) {
+  try {
+    return handler(request, params);
+  } catch (const Error& e) {
+    return error_to_response(e, request);
+  } catch (const std::exception& e) {
+    std::cerr << "request " << request.request_id << " failed: " << e.what() << std::endl;
+    return error_response(500, "internal_error", "internal error (request " + request.request_id + ")");
+  }
+}
+}  // namespace
+
+Response error_response_for(const Error& e, const Request& request) { return error_to_response(e, request); }
 
 std::vector<std::pair<std::string, std::string>> Router::routes() const {
   std::vector<std::pair<std::string, std::string>> out;
@@ -116,24 +165,46 @@ Response Router::handle(const Request& request) const {
       allowed.insert(route.method);
       continue;
     }
-    try {
-      return route.handler(request, params);
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::internal) {
-        std::cerr << "request " << request.request_id << " failed: " << e.code() << ": " << e.what() << std::endl;
-        return error_response(500, "internal_error", "internal error (request " + request.request_id + ")");
+    const Request* req = &request;
+    Request authed;
+    if (m_authorize) {
+      try {
+        Principal principal = m_authorize(request, route.permission);
+        if (!principal.is_open()) {
+          authed = request;
+          authed.principal = std::move(principal);
+          req = &authed;
+        }
+      } catch (const Error& e) {
+        return error_to_response(e, request);
       }
-      Response r = error_response(http_status(e.kind()), e.code(), e.what(), e.field());
-      if (!e.details().empty()) {
-        Json body = Json::parse(r.body);
-        body["details"] = Json::parse(e.details(), nullptr, false);
-        r.body = body.dump();
-      }
-      return r;
-    } catch (const std::exception& e) {
-      std::cerr << "request " << request.request_id << " failed: " << e.what() << std::endl;
-      return error_response(500, "internal_error", "internal error (request " + request.request_id + ")");
     }
+    // Writes (any method but GET that needs more than read) are audited;
+    // POST /locate is a read.
+    if (route.method == "GET" || route.permission == Permission::read || !m_audit_after) {
+      return run_handler(route.handler, *req, params);
+    }
+    const RouteCall call{*req, route.pattern, params, route.permission};
+    std::string before;
+    try {
+      if (m_audit_before) before = m_audit_before(call);
+    } catch (const Error& e) {
+      // A refusal (out of scope) ends the request here; anything else (the
+      // object does not exist, ...) is for the handler to answer.
+      if (e.kind() == ErrorKind::forbidden || e.kind() == ErrorKind::unauthorized) return error_to_response(e, *req);
+      before.clear();
+    } catch (const std::exception&) {
+      before.clear();
+    }
+    Response res = run_handler(route.handler, *req, params);
+    try {
+      m_audit_after(call, res, std::move(before));
+    } catch (const std::exception& e) {
+      // An acknowledged write must be in the audit log: fail the answer.
+      std::cerr << "request " << request.request_id << ": audit log write failed: " << e.what() << std::endl;
+      return error_response(503, "audit_unavailable", "the write was applied but the audit log could not record it");
+    }
+    return res;
   }
   if (!allowed.empty()) {
     std::string allow;

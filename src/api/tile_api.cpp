@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
 
 namespace gridd::api {
@@ -321,11 +322,15 @@ namespace {
 Response tile_response(service::TileService& tiles, const Request& r, const std::string& source,
                        const spatial::TileId& t, const std::string& format, int size) {
   {
-    const service::TileAnswer a = tiles.tile(source, t, format, size);
+    // A token limited to a subtree sees its own incidents only: its tiles
+    // are its own (cached apart on the server, private for caches between).
+    const auto scope = principal_scope(r, tiles.catalog());
+    const service::TileAnswer a = tiles.tile(source, t, format, size, scope);
     Response res;
     res.headers.emplace_back("ETag", a.etag);
-    res.headers.emplace_back("Cache-Control", a.max_age > 0 ? "public, max-age=" + std::to_string(a.max_age)
-                                                             : std::string("no-cache"));
+    res.headers.emplace_back("Cache-Control", scope                ? std::string("private, no-cache")
+                                              : a.max_age > 0 ? "public, max-age=" + std::to_string(a.max_age)
+                                                              : std::string("no-cache"));
     res.headers.emplace_back("X-Tile-Cache", a.cached ? "hit" : "miss");
     if (const std::string* inm = r.header("if-none-match"); inm && *inm == a.etag) {
       res.status = 304;

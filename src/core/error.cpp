@@ -28,6 +28,8 @@ int http_status(ErrorKind kind) noexcept {
     case ErrorKind::too_large: return 413;
     case ErrorKind::unavailable: return 503;
     case ErrorKind::internal: return 500;
+    case ErrorKind::unauthorized: return 401;
+    case ErrorKind::forbidden: return 403;
   }
   return 500;
 }

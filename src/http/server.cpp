@@ -126,17 +126,6 @@ std::optional<std::string> gzip_of(const std::string& data) {
   return out;
 }
 
-/// Add `token` to the response's Vary header.
-void add_vary(api::Response& res, const std::string& token) {
-  for (auto& [k, v] : res.headers) {
-    if (lower(k) == "vary") {
-      if (lower(v).find(lower(token)) == std::string::npos) v += ", " + token;
-      return;
-    }
-  }
-  res.headers.emplace_back("Vary", token);
-}
-
 /// GET / from a client that asks for JSON (f=json, or an Accept naming JSON
 /// but not HTML) gets the OGC API landing page instead of the web map.
 bool wants_json_root(const api::Request& r) {
@@ -283,7 +272,7 @@ class Session : public std::enable_shared_from_this<Session> {
       try {
         feed = m_api.open_feed(r);
       } catch (const Error& e) {
-        api::Response err = api::error_response(http_status(e.kind()), e.code(), e.what(), e.field());
+        api::Response err = api::error_response_for(e, r);
         return respond(err, req.version(), req.keep_alive(), false, r.request_id);
       } catch (const std::exception& e) {
         std::cerr << "request " << r.request_id << " failed: " << e.what() << std::endl;
@@ -328,7 +317,7 @@ class Session : public std::enable_shared_from_this<Session> {
         file = static_file(m_options.web_root, r.path, r.header("if-none-match"));
       }
       res = file ? std::move(*file) : m_api.handle(r);
-      if (r.path == "/" && !m_options.web_root.empty()) add_vary(res, "Accept");
+      if (r.path == "/" && !m_options.web_root.empty()) api::add_vary(res, "Accept");
     }
 
     if (m_options.access_log) {
@@ -471,7 +460,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (res.content_type.empty() || !compressible(res.content_type) || m_options.gzip_min_bytes == 0) return;
-    add_vary(res, "Accept-Encoding");
+    api::add_vary(res, "Accept-Encoding");
     if (!m_gzip_ok || res.status < 200 || res.status == 204 || res.status == 206 || res.status == 304) return;
     if (res.body.size() < m_options.gzip_min_bytes) return;
     for (const auto& [k, v] : res.headers) {

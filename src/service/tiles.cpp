@@ -415,7 +415,8 @@ std::vector<TileSourceInfo> TileService::sources() const {
   return out;
 }
 
-TileAnswer TileService::tile(const std::string& name, const TileId& t, const std::string& format, int size) {
+TileAnswer TileService::tile(const std::string& name, const TileId& t, const std::string& format, int size,
+                             const IncidentScope& incident_scope) {
   for (const auto& r : m_rasters) {
     if (r->config.name != name) continue;
     if (format != "png" && format != "jpg" && format != "jpeg" && format != "webp") {
@@ -434,7 +435,7 @@ TileAnswer TileService::tile(const std::string& name, const TileId& t, const std
   if (t.z > m_options.max_vector_zoom) {
     throw_invalid("invalid_tile", "vector tiles go to zoom " + std::to_string(m_options.max_vector_zoom), "z");
   }
-  return vector_tile(layers, t);
+  return vector_tile(layers, t, incident_scope);
 }
 
 std::uint64_t TileService::seed(const std::string& name, const Envelope& bbox, int minzoom, int maxzoom,
@@ -583,7 +584,8 @@ TileAnswer TileService::raster_tile(const Raster& r, const TileId& t, const std:
 // Vector tiles
 // ---------------------------------------------------------------------------
 
-TileAnswer TileService::vector_tile(const std::vector<std::string>& layers, const TileId& t) {
+TileAnswer TileService::vector_tile(const std::vector<std::string>& layers, const TileId& t,
+                                    const IncidentScope& scope) {
   std::string key = "v:";
   unsigned kinds = 0;
   for (const auto& l : layers) {
@@ -591,10 +593,12 @@ TileAnswer TileService::vector_tile(const std::vector<std::string>& layers, cons
     kinds |= l == "grids" ? tile_grids : l == "stations" ? tile_stations : tile_incidents;
   }
   key += "/" + t.to_string();
+  const IncidentScope applied = (kinds & tile_incidents) ? scope : std::nullopt;
+  if (applied) key += "#scope=" + std::to_string(static_cast<int>(applied->first)) + ":" + std::to_string(applied->second);
   if (auto hit = m_cache.get(key)) return TileAnswer{hit->body, hit->content_type, hit->etag, 0, true};
   const std::uint64_t generation = m_cache.generation();
   const TimePoint now = m_incidents ? m_incidents->now() : std::chrono::system_clock::now();
-  std::string body = render_vector(layers, t, now);
+  std::string body = render_vector(layers, t, now, applied);
   CachedTile c;
   c.body = std::make_shared<const std::string>(std::move(body));
   c.content_type = k_mvt_type;
@@ -606,7 +610,8 @@ TileAnswer TileService::vector_tile(const std::vector<std::string>& layers, cons
   return TileAnswer{c.body, c.content_type, c.etag, 0, false};
 }
 
-std::string TileService::render_vector(const std::vector<std::string>& layers, const TileId& t, TimePoint now) const {
+std::string TileService::render_vector(const std::vector<std::string>& layers, const TileId& t, TimePoint now,
+                                       const IncidentScope& scope) const {
   GEOSContextHandle_t h = spatial::geos();
   const double extent = m_options.extent;
   const double pad = extent * m_options.buffer;
@@ -684,6 +689,7 @@ std::string TileService::render_vector(const std::vector<std::string>& layers, c
         for (auto st : all_incident_statuses()) {
           if (is_open(st)) q.filter.statuses.push_back(st);
         }
+        q.filter.subtree = scope;
         q.limit = 20000;
         const auto page = m_incidents->list(q, now);
         for (const auto& i : page.items) {
@@ -707,7 +713,7 @@ std::string TileService::render_vector(const std::vector<std::string>& layers, c
         }
       } else {
         // Aggregated: 16 x 16 cells per tile, one point per non-empty cell.
-        const auto clusters = m_incidents->clusters({exact.minx, exact.miny, exact.maxx, exact.maxy}, 16, 16, now);
+        const auto clusters = m_incidents->clusters({exact.minx, exact.miny, exact.maxx, exact.maxy}, 16, 16, now, scope);
         std::uint64_t n = 0;
         for (const auto& c : clusters) {
           double x = c.lon, y = c.lat;

@@ -869,7 +869,8 @@ std::vector<StatsRow> GpkgIncidentStore::stats(const StatsQuery& q) {
 }
 
 std::vector<IncidentCluster> GpkgIncidentStore::clusters(const std::array<double, 4>& b, int cols, int rows,
-                                                         const ColourClock& clock) {
+                                                         const ColourClock& clock,
+                                                         const std::optional<std::pair<Level, std::int64_t>>& subtree) {
   cols = std::max(cols, 1);
   rows = std::max(rows, 1);
   const double cw = (b[2] - b[0]) / cols, ch = (b[3] - b[1]) / rows;
@@ -881,11 +882,14 @@ std::vector<IncidentCluster> GpkgIncidentStore::clusters(const std::array<double
       k_colour_sql +
       " AS rank FROM rtree_incidents_geom r JOIN incidents i ON i.id = r.id "
       "WHERE r.maxx >= ?3 AND r.minx <= ?7 AND r.maxy >= ?5 AND r.miny <= ?8 "
-      "AND i.status NOT IN ('closed', 'rejected')) WHERE x BETWEEN ?3 AND ?7 AND y BETWEEN ?5 AND ?8 "
-      "GROUP BY cx, cy";
+      "AND i.status NOT IN ('closed', 'rejected')" +
+      (subtree ? std::string(" AND i.") + k_chain_columns[static_cast<int>(subtree->first)] + " = ?11" : std::string()) +
+      ") WHERE x BETWEEN ?3 AND ?7 AND y BETWEEN ?5 AND ?8 GROUP BY cx, cy";
   auto r = m_impl->reader();
   Stmt st(r.get(), sql);
-  bind_clock_and(st, clock, {b[0], cw, b[1], ch, b[2], b[3], std::int64_t{cols - 1}, std::int64_t{rows - 1}});
+  std::vector<Value> values{b[0], cw, b[1], ch, b[2], b[3], std::int64_t{cols - 1}, std::int64_t{rows - 1}};
+  if (subtree) values.emplace_back(subtree->second);
+  bind_clock_and(st, clock, values);
   std::vector<IncidentCluster> out;
   while (st.step()) {
     IncidentCluster c;

@@ -17,7 +17,7 @@ namespace gridd::storage {
 
 namespace {
 
-constexpr int k_schema_version = 3;
+constexpr int k_schema_version = 4;
 
 [[noreturn]] void fail(const std::string& what) {
   const std::string msg = CPLGetLastErrorMsg();
@@ -94,6 +94,21 @@ const FieldSpec k_attachment_fields[] = {
     {"media_type", OFTString, OFSTNone},     {"size", OFTInteger64, OFSTNone},
     {"width", OFTInteger, OFSTNone},         {"height", OFTInteger, OFSTNone},
     {"created_at", OFTDateTime, OFSTNone},   {"data", OFTBinary, OFSTNone},
+};
+
+const FieldSpec k_token_fields[] = {
+    {"name", OFTString, OFSTNone},       {"role", OFTString, OFSTNone},
+    {"scope_code", OFTString, OFSTNone}, {"token_hash", OFTString, OFSTNone},
+    {"created_at", OFTString, OFSTNone}, {"revoked_at", OFTString, OFSTNone},
+};
+
+const FieldSpec k_audit_fields[] = {
+    {"at", OFTString, OFSTNone},             {"principal_id", OFTInteger64, OFSTNone},
+    {"principal_name", OFTString, OFSTNone}, {"principal_role", OFTString, OFSTNone},
+    {"method", OFTString, OFSTNone},         {"path", OFTString, OFSTNone},
+    {"target_kind", OFTString, OFSTNone},    {"target_id", OFTString, OFSTNone},
+    {"status", OFTInteger, OFSTNone},        {"before", OFTString, OFSTJSON},
+    {"after", OFTString, OFSTJSON},          {"request_id", OFTString, OFSTNone},
 };
 
 template <std::size_t N>
@@ -324,6 +339,17 @@ void ensure_history_schema(GDALDataset& ds) {
   sql(ds, "INSERT OR REPLACE INTO gridd_meta VALUES ('schema_version', '" + std::to_string(k_schema_version) + "')");
 }
 
+/// Schema version 4: API tokens (hashes only) and the append-only audit log.
+/// Added to older stores.
+void ensure_auth_schema(GDALDataset& ds) {
+  if (!ds.GetLayerByName("api_tokens")) {
+    create_layer(ds, "api_tokens", wkbNone, k_token_fields);
+    sql(ds, "CREATE UNIQUE INDEX api_tokens_hash_uq ON api_tokens(token_hash)");
+  }
+  if (!ds.GetLayerByName("audit_log")) create_layer(ds, "audit_log", wkbNone, k_audit_fields);
+  sql(ds, "INSERT OR REPLACE INTO gridd_meta VALUES ('schema_version', '" + std::to_string(k_schema_version) + "')");
+}
+
 }  // namespace
 
 struct GpkgStore::Impl {
@@ -357,6 +383,7 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
     created->ExecuteSQL("CREATE TABLE gridd_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", nullptr, nullptr);
     ensure_incident_schema(*created);
     ensure_history_schema(*created);
+    ensure_auth_schema(*created);
     created.reset();  // close, so spatial indexes and metadata are complete on disk
   } else {
     GDALDatasetUniquePtr existing(
@@ -366,6 +393,10 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
     }
     if (existing && existing->GetLayerByName("grids") && !existing->GetLayerByName("grid_versions")) {
       ensure_history_schema(*existing);  // migrate a version-2 store
+    }
+    if (existing && existing->GetLayerByName("grids") &&
+        (!existing->GetLayerByName("api_tokens") || !existing->GetLayerByName("audit_log"))) {
+      ensure_auth_schema(*existing);  // migrate a version-3 store
     }
   }
   m_impl->ds.reset(GDALDataset::Open(m_path.c_str(), GDAL_OF_VECTOR | GDAL_OF_UPDATE, nullptr, nullptr, nullptr));
@@ -379,11 +410,15 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
     throw_invalid("invalid_store", "'" + m_path + "' is not a gridd store (layers grids/stations missing)", "store");
   }
   m_incidents = std::make_unique<GpkgIncidentStore>(m_path, m_mutex);
+  m_auth = std::make_unique<AuthStore>(m_path);
 }
+
+AuthStore& GpkgStore::auth() { return *m_auth; }
 
 IncidentStore& GpkgStore::incidents() { return *m_incidents; }
 
 GpkgStore::~GpkgStore() {
+  m_auth.reset();
   m_incidents.reset();  // close its connections before GDAL's
 }
 

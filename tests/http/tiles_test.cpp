@@ -22,6 +22,7 @@
 
 #include "gridd/spatial/tiles.hpp"
 #include "http/http_test_util.hpp"
+#include "http/mvt_decode.hpp"
 
 #ifndef GRIDD_TEST_RASTERS
 #define GRIDD_TEST_RASTERS "test-rasters"
@@ -429,47 +430,6 @@ void make_cities(HttpClient& c) {
                            grid("A2", "grid", "A", 2, 0, 4, 2), grid("B", "district", "", 100, 0, 104, 2),
                            grid("B1", "grid", "B", 100, 0, 104, 2)}));
   post_created(c, "/stations", station_feature("Station A", "grid_station", X0 + 1 * U, Y0 + 1 * U));
-}
-
-/// Layers of an MVT tile decoded by GDAL: layer -> features' attributes.
-std::map<std::string, std::vector<std::map<std::string, std::string>>> decode_mvt(const std::string& bytes,
-                                                                                 const TileId& t,
-                                                                                 std::map<std::string, OGRwkbGeometryType>* types = nullptr) {
-  static int counter = 0;
-  const std::string name = "/vsimem/tile_" + std::to_string(++counter) + ".mvt";
-  VSILFILE* f = VSIFileFromMemBuffer(name.c_str(), reinterpret_cast<GByte*>(const_cast<char*>(bytes.data())),
-                                     static_cast<vsi_l_offset>(bytes.size()), FALSE);
-  if (f) VSIFCloseL(f);
-  std::map<std::string, std::vector<std::map<std::string, std::string>>> out;
-  const std::string z = "Z=" + std::to_string(t.z), x = "X=" + std::to_string(t.x), y = "Y=" + std::to_string(t.y);
-  const char* drivers[] = {"MVT", nullptr};
-  const char* open_options[] = {z.c_str(), x.c_str(), y.c_str(), nullptr};
-  {
-    GDALDatasetUniquePtr ds(GDALDataset::Open(name.c_str(), GDAL_OF_VECTOR, drivers, open_options, nullptr));
-    EXPECT_TRUE(ds) << "GDAL's MVT driver cannot read the tile " << t.to_string();
-    if (ds) {
-      for (auto* layer : ds->GetLayers()) {
-        auto& features = out[layer->GetName()];
-        for (auto& feature : *layer) {
-          std::map<std::string, std::string> attrs;
-          for (int i = 0; i < feature->GetFieldCount(); ++i) {
-            if (feature->IsFieldSetAndNotNull(i)) attrs[feature->GetFieldDefnRef(i)->GetNameRef()] = feature->GetFieldAsString(i);
-          }
-          if (const OGRGeometry* g = feature->GetGeometryRef()) {
-            attrs["@type"] = OGRGeometryTypeToName(wkbFlatten(g->getGeometryType()));
-            OGREnvelope env;
-            g->getEnvelope(&env);
-            attrs["@minx"] = std::to_string(env.MinX);
-            attrs["@maxx"] = std::to_string(env.MaxX);
-          }
-          features.push_back(std::move(attrs));
-          if (types && feature->GetGeometryRef()) (*types)[layer->GetName()] = wkbFlatten(feature->GetGeometryRef()->getGeometryType());
-        }
-      }
-    }
-  }
-  VSIUnlink(name.c_str());
-  return out;
 }
 
 std::set<std::string> values_of(const std::vector<std::map<std::string, std::string>>& features, const std::string& key) {

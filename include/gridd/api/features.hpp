@@ -16,7 +16,11 @@ namespace gridd::api {
 
 Response geojson_response(const Json& body, int status = 200);
 
-Json grid_feature(const service::Snapshot& snap, const service::GridEntry& e, bool with_geometry);
+/// `personal_data` false: the people's phones are left out (anonymous readers).
+Json grid_feature(const service::Snapshot& snap, const service::GridEntry& e, bool with_geometry,
+                  bool personal_data = true);
+/// A grid's people as JSON; without their phones unless `personal_data`.
+Json people_json(const std::vector<Person>& people, bool personal_data);
 Json station_feature(const service::StationEntry& s);
 
 /// The features of a Feature or a FeatureCollection body.

@@ -11,6 +11,7 @@
 
 #include "gridd/api/router.hpp"
 #include "gridd/api/incident_api.hpp"
+#include "gridd/service/auth.hpp"
 #include "gridd/service/catalog.hpp"
 #include "gridd/service/coverage_network.hpp"
 #include "gridd/service/incidents.hpp"
@@ -28,9 +29,13 @@ class Api {
  public:
   /// `incidents` may be null (no incident endpoints then).
   /// `roads` may be null (GET /coverage?mode=network answers 409 network_not_loaded then).
+  /// `auth` may be null (no access control: everyone may do everything).
   explicit Api(service::Catalog& catalog, ApiOptions options = {}, service::IncidentService* incidents = nullptr,
-               service::TileService* tiles = nullptr, const service::RoadNetwork* roads = nullptr);
-  [[nodiscard]] Response handle(const Request& request) const { return m_router.handle(request); }
+               service::TileService* tiles = nullptr, const service::RoadNetwork* roads = nullptr,
+               service::AuthService* auth = nullptr);
+  /// Once access control is on, answers depend on the Authorization header
+  /// (personal data, scopes): they say so with Vary for caches between.
+  [[nodiscard]] Response handle(const Request& request) const;
 
   /// The live feed of a GET /incidents/feed request (see is_feed_request()).
   /// @throws Error for a bad request.
@@ -53,11 +58,19 @@ class Api {
   Response locate_get(const Request& r) const;
   Response locate_post(const Request& r) const;
   Response healthz() const;
+  Response whoami(const Request& r) const;
+  Response list_audit(const Request& r) const;
+  /// Refuse a grid or station write outside a scoped principal's subtree.
+  void check_write_scope(const RouteCall& call) const;
+  /// The audited object's JSON before a write (empty: none).
+  std::string audit_before(const RouteCall& call) const;
+  void audit_after(const RouteCall& call, const Response& response, std::string before) const;
 
   service::Catalog& m_catalog;
   ApiOptions m_options;
   service::IncidentService* m_incidents = nullptr;
   service::TileService* m_tiles = nullptr;
+  service::AuthService* m_auth = nullptr;
   Router m_router;
 };
 

@@ -28,7 +28,10 @@ void add_incident_routes(Router& router, service::IncidentService& incidents, In
 void add_open311_routes(Router& router, service::IncidentService& incidents);
 
 /// An incident as a GeoJSON Feature (the shape every endpoint returns).
-Json incident_feature(const service::IncidentService& incidents, const Incident& incident, TimePoint now);
+/// `personal_data` false: the reporter's name and phone and the assignee's
+/// phone are left out (anonymous readers once tokens are in use).
+Json incident_feature(const service::IncidentService& incidents, const Incident& incident, TimePoint now,
+                      bool personal_data = true);
 
 /// A live feed: the events after a position, filtered, as Server-Sent Events
 /// text. One per connection; not thread-safe.
@@ -40,18 +43,22 @@ class FeedStream {
   std::string poll(std::size_t max_items = 200);
   [[nodiscard]] std::int64_t position() const noexcept { return m_after; }
   [[nodiscard]] service::IncidentService& service() noexcept { return m_incidents; }
+  /// Leave personal data out of the frames (see incident_feature()).
+  void set_personal_data(bool personal_data) noexcept { m_personal_data = personal_data; }
 
  private:
   service::IncidentService& m_incidents;
   storage::FeedFilter m_filter;
   std::int64_t m_after;
+  bool m_personal_data = true;
 };
 
 /// True for the feed's path (GET /incidents/feed).
 bool is_feed_request(const Request& request);
 
 /// Validate a feed request (grid, category, after or the Last-Event-ID
-/// header; without either the feed starts at the newest event).
+/// header; without either the feed starts at the newest event). The
+/// request's principal decides whether personal data is shown.
 /// @throws Error(invalid_input | not_found)
 std::unique_ptr<FeedStream> open_feed(service::IncidentService& incidents, const Request& request);
 

@@ -5,11 +5,13 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "gridd/api/types.hpp"
+#include "gridd/core/error.hpp"
 #include "gridd/core/model.hpp"
 
 namespace gridd::api {
@@ -17,9 +19,36 @@ namespace gridd::api {
 using PathParams = std::map<std::string, std::string>;
 using Handler = std::function<Response(const Request&, const PathParams&)>;
 
+/// Resolves a request's principal for a route needing `permission`.
+/// @throws Error(unauthorized | forbidden)
+using Authorizer = std::function<Principal(const Request&, Permission)>;
+
+/// What the router tells the audit hook about a write that reached its handler.
+struct RouteCall {
+  const Request& request;         ///< with the resolved principal
+  const std::string& pattern;     ///< "/grids/{id}"
+  const PathParams& params;
+  Permission permission;
+};
+/// Called before the handler of a write; returns an opaque state (the
+/// object's JSON before the write) handed to the after hook.
+using AuditBefore = std::function<std::string(const RouteCall&)>;
+/// Called after the handler of a write, whatever the status.
+using AuditAfter = std::function<void(const RouteCall&, const Response&, std::string before)>;
+
 class Router {
  public:
-  void add(std::string method, std::string pattern, Handler handler);
+  /// `permission`: what the route needs; by default read for GET and admin
+  /// for any other method (fail closed: a write route must say what it needs).
+  void add(std::string method, std::string pattern, Handler handler,
+           std::optional<Permission> permission = std::nullopt);
+  /// Resolve principals and check permissions before every handler.
+  void set_authorizer(Authorizer authorizer) { m_authorize = std::move(authorizer); }
+  /// Record every call of a write route (not GET, needing more than read).
+  void set_audit(AuditBefore before, AuditAfter after) {
+    m_audit_before = std::move(before);
+    m_audit_after = std::move(after);
+  }
   /// Route and run; gridd::Error and unexpected exceptions become JSON errors.
   [[nodiscard]] Response handle(const Request& request) const;
 
@@ -31,8 +60,13 @@ class Router {
     std::string method;
     std::vector<std::string> segments;
     Handler handler;
+    Permission permission = Permission::read;
+    std::string pattern;
   };
   std::vector<Route> m_routes;
+  Authorizer m_authorize;
+  AuditBefore m_audit_before;
+  AuditAfter m_audit_after;
 };
 
 /// The OpenAPI 3 document of the whole HTTP API (src/api/openapi.json).
@@ -44,5 +78,9 @@ Response json_response(const Json& body, int status = 200, const char* content_t
 /// The JSON error body {code, message, field} with the status of the kind.
 Response error_response(int status, const std::string& code, const std::string& message,
                         const std::string& field = {});
+
+/// The answer to a gridd::Error (the single mapping; 401 carries
+/// WWW-Authenticate: Bearer).
+Response error_response_for(const Error& error, const Request& request);
 
 }  // namespace gridd::api

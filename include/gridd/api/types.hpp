@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "gridd/core/auth.hpp"
+
 namespace gridd::api {
 
 struct Request {
@@ -21,6 +23,9 @@ struct Request {
   /// Request headers the handlers use (If-Match, Last-Event-ID, Accept, ...),
   /// names in lower case.
   std::vector<std::pair<std::string, std::string>> headers;
+  /// Whom the request runs as, resolved by the router before the handler
+  /// runs (Principal::open() on a server without tokens).
+  Principal principal;
 
   /// The value of header `name` (lower case), if sent.
   [[nodiscard]] const std::string* header(std::string_view name) const {
@@ -37,6 +42,9 @@ struct Response {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
 };
+
+/// Add `token` (a request header name) to the response's Vary header.
+void add_vary(Response& response, std::string_view token);
 
 /// Split "a=1&b=x%20y" into decoded pairs. Malformed escapes are kept verbatim.
 std::multimap<std::string, std::string> parse_query(std::string_view query);

@@ -16,7 +16,9 @@ enum class ErrorKind {
   conflict,       ///< the request contradicts the current state (duplicate code, ...)
   too_large,      ///< a body or a batch exceeds a configured limit
   unavailable,    ///< the store cannot be reached right now; retry later
-  internal        ///< a bug or an environment failure; never caused by input
+  internal,       ///< a bug or an environment failure; never caused by input
+  unauthorized,   ///< no credentials where they are required, or bad ones
+  forbidden       ///< valid credentials that do not allow this request
 };
 
 /// A domain error with a machine-readable code, a human message and,

@@ -127,10 +127,11 @@ class IncidentService {
   }
 
   /// Open incidents in a lon/lat box aggregated on cols x rows cells, with
-  /// their colours at `at`.
-  [[nodiscard]] std::vector<storage::IncidentCluster> clusters(const std::array<double, 4>& bbox, int cols, int rows,
-                                                               TimePoint at) const {
-    return m_store.clusters(bbox, cols, rows, clock_at(at));
+  /// their colours at `at`; only inside `subtree` when given.
+  [[nodiscard]] std::vector<storage::IncidentCluster> clusters(
+      const std::array<double, 4>& bbox, int cols, int rows, TimePoint at,
+      const std::optional<std::pair<Level, std::int64_t>>& subtree = std::nullopt) const {
+    return m_store.clusters(bbox, cols, rows, clock_at(at), subtree);
   }
 
   /// The live feed: events after a position, and the hub that signals new ones.

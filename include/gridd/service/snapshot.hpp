@@ -38,6 +38,7 @@ struct GridEntry {
   spatial::Shape shape;
   double area_m2 = 0;      ///< geodesic area
   RenderCache summary;     ///< the locate answer's JSON for this grid
+  RenderCache public_summary;  ///< the same without personal data (people's phones)
 };
 
 /// A station (shared between snapshots until changed).

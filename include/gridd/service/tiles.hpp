@@ -72,6 +72,9 @@ struct TileAnswer {
   bool cached = false;
 };
 
+/// The subtree (level, grid id) whose incidents a tile shows; nullopt: all.
+using IncidentScope = std::optional<std::pair<Level, std::int64_t>>;
+
 class TileService {
  public:
   /// Registers itself for change notifications of the catalog and of the
@@ -84,13 +87,17 @@ class TileService {
   TileService& operator=(const TileService&) = delete;
 
   [[nodiscard]] std::vector<TileSourceInfo> sources() const;
+  [[nodiscard]] const Catalog& catalog() const noexcept { return m_catalog; }
   /// A raster source, a vector source ("grids", "stations", "incidents") or
   /// a composite of vector sources ("grids,stations"; "gridd" = all three).
   /// @throws Error(not_found, "unknown_tile_source")
   [[nodiscard]] TileSourceInfo source(const std::string& name) const;
 
+  /// `incident_scope`: a token limited to a subtree sees the incidents
+  /// assigned inside it only (such tiles are cached apart).
   /// @throws Error(invalid_input: invalid_tile, unsupported_format | not_found | unavailable: source_unhealthy)
-  TileAnswer tile(const std::string& source, const spatial::TileId& tile, const std::string& format, int size = 256);
+  TileAnswer tile(const std::string& source, const spatial::TileId& tile, const std::string& format, int size = 256,
+                  const IncidentScope& incident_scope = std::nullopt);
 
   [[nodiscard]] TileCacheStats cache_stats() const { return m_cache.stats(); }
 
@@ -107,9 +114,10 @@ class TileService {
 
  private:
   struct Raster;
-  TileAnswer vector_tile(const std::vector<std::string>& layers, const spatial::TileId& tile);
+  TileAnswer vector_tile(const std::vector<std::string>& layers, const spatial::TileId& tile, const IncidentScope& scope);
   TileAnswer raster_tile(const Raster& raster, const spatial::TileId& tile, const std::string& format, int size);
-  std::string render_vector(const std::vector<std::string>& layers, const spatial::TileId& tile, TimePoint now) const;
+  std::string render_vector(const std::vector<std::string>& layers, const spatial::TileId& tile, TimePoint now,
+                            const IncidentScope& scope) const;
   std::vector<std::string> vector_layers(const std::string& name) const;
 
   Catalog& m_catalog;

@@ -33,8 +33,8 @@ class GpkgIncidentStore final : public IncidentStore {
   std::int64_t count(const IncidentFilter& filter, const ColourClock& clock) override;
   std::vector<IncidentEvent> history(std::int64_t incident_id) override;
   std::vector<StatsRow> stats(const StatsQuery& query) override;
-  std::vector<IncidentCluster> clusters(const std::array<double, 4>& bbox, int cols, int rows,
-                                       const ColourClock& clock) override;
+  std::vector<IncidentCluster> clusters(const std::array<double, 4>& bbox, int cols, int rows, const ColourClock& clock,
+                                       const std::optional<std::pair<Level, std::int64_t>>& subtree) override;
   std::vector<FeedItem> events_after(std::int64_t after_id, const FeedFilter& filter, std::size_t limit) override;
   std::int64_t last_event_id() override;
   void add_attachment(Attachment& attachment) override;

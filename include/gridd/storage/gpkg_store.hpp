@@ -29,6 +29,7 @@ class GpkgStore final : public Store {
   std::vector<Grid> load_grids_at(const std::string& at) override;
   std::vector<std::string> grid_change_times() override;
   IncidentStore& incidents() override;
+  AuthStore& auth() override;
   [[nodiscard]] std::string describe() const override;
 
  private:
@@ -37,6 +38,7 @@ class GpkgStore final : public Store {
   std::mutex m_mutex;  // one GDAL dataset, never used by two threads at once
   std::unique_ptr<Impl> m_impl;
   std::unique_ptr<IncidentStore> m_incidents;
+  std::unique_ptr<AuthStore> m_auth;
 };
 
 }  // namespace gridd::storage

@@ -130,9 +130,11 @@ class IncidentStore {
   [[nodiscard]] virtual std::vector<IncidentEvent> history(std::int64_t incident_id) = 0;
   [[nodiscard]] virtual std::vector<StatsRow> stats(const StatsQuery& query) = 0;
 
-  /// Open incidents in `bbox` counted on a cols x rows grid of equal cells.
-  [[nodiscard]] virtual std::vector<IncidentCluster> clusters(const std::array<double, 4>& bbox, int cols, int rows,
-                                                              const ColourClock& clock) = 0;
+  /// Open incidents in `bbox` counted on a cols x rows grid of equal cells;
+  /// only those whose chain holds `subtree` when given.
+  [[nodiscard]] virtual std::vector<IncidentCluster> clusters(
+      const std::array<double, 4>& bbox, int cols, int rows, const ColourClock& clock,
+      const std::optional<std::pair<Level, std::int64_t>>& subtree) = 0;
 
   /// Events with id > after_id matching `filter`, oldest first, at most `limit`.
   [[nodiscard]] virtual std::vector<FeedItem> events_after(std::int64_t after_id, const FeedFilter& filter,

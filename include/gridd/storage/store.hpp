@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gridd/core/model.hpp"
+#include "gridd/storage/auth_store.hpp"
 #include "gridd/storage/incident_store.hpp"
 
 namespace gridd::storage {
@@ -69,6 +70,8 @@ class Store {
 
   /// The incidents kept in the same store (owned by it).
   virtual IncidentStore& incidents() = 0;
+  /// API tokens and the audit log kept in the same store (owned by it).
+  virtual AuthStore& auth() = 0;
 
   /// A human description ("GeoPackage /var/lib/gridd/city.gpkg").
   [[nodiscard]] virtual std::string describe() const = 0;
