@@ -18,6 +18,11 @@
 //   BM_ApiListBbox, BM_ApiListSubtree
 //                              the same two through the real GET /incidents handler (query
 //                              parsing, listing, GeoJSON rendering of 100 features), no HTTP
+//   BM_ClustersSql, BM_ClustersIndex
+//                              the open incidents of the whole city counted on 16 x 16 cells
+//                              with their colours (a low-zoom incidents tile): the store's SQL
+//                              over its R-tree, and the service's in-memory index of open
+//                              incidents (what tiles use). open_index_MiB: the index's memory
 // List counters: p50_us, p99_us (latency of one call, from every iteration), returned (items
 // per call), stored (incidents in the store).
 //
@@ -51,6 +56,7 @@
 
 #include "gridd/api/handlers.hpp"
 #include "gridd/core/incident.hpp"
+#include "gridd/core/time.hpp"
 #include "gridd/service/catalog.hpp"
 #include "gridd/service/incidents.hpp"
 #include "gridd/service/ogr_io.hpp"
@@ -151,6 +157,7 @@ struct World {
   World(std::string p, const std::string& city, std::size_t max_batch) : path(std::move(p)) {
     auto store = storage::open_store(path);
     storage::IncidentStore& incident_store = store->incidents();
+    incident_sql = &incident_store;
     catalog = std::make_unique<service::Catalog>(std::move(store));
     load_city(*catalog, city);
     service::IncidentOptions options;
@@ -166,6 +173,7 @@ struct World {
     catalog.reset();
   }
   std::string path;
+  storage::IncidentStore* incident_sql = nullptr;  ///< the store itself (its SQL aggregation)
   std::unique_ptr<service::Catalog> catalog;
   std::unique_ptr<service::IncidentService> incidents;
   std::unique_ptr<gridd::api::Api> api;
@@ -175,6 +183,7 @@ struct World {
 struct Sample {
   explicit Sample(const service::Snapshot& snap) {
     const auto& ext = snap.grid_index().extent();
+    city = {ext.minx, ext.miny, ext.maxx, ext.maxy};
     std::mt19937_64 rng(42);
     std::uniform_real_distribution<double> ux(ext.minx, ext.maxx), uy(ext.miny, ext.maxy);
     points.reserve(k_points);
@@ -194,6 +203,7 @@ struct Sample {
     for (auto id : communities) community_codes.push_back(snap.grid_by_id(id)->grid.code);
   }
   std::vector<std::array<double, 2>> points;
+  std::array<double, 4> city{};  ///< the city's extent
   std::vector<std::int64_t> communities;
   std::vector<std::string> community_codes;
 };
@@ -393,6 +403,30 @@ void BM_ListBbox(benchmark::State& state) {
   list_counters(state, lat, returned, fx);
 }
 
+/// Open incidents aggregated on 16 x 16 cells over the whole city (a
+/// low-zoom incidents tile): from the in-memory index (in_memory) or with
+/// the store's SQL over the R-tree.
+void BM_Clusters(benchmark::State& state, bool in_memory) {
+  ListFixture& fx = list_fixture();
+  const auto& svc = *fx.world->incidents;
+  Latencies lat;
+  std::size_t cells = 0;
+  for (auto _ : state) {
+    const gridd::TimePoint now = svc.now();
+    const auto t0 = Clock::now();
+    const auto out = in_memory ? svc.clusters(fx.sample->city, 16, 16, now)
+                               : fx.world->incident_sql->clusters(
+                                     fx.sample->city, 16, 16,
+                                     storage::ColourClock{gridd::format_iso8601(now), gridd::format_iso8601(gridd::local_day_end(now))},
+                                     std::nullopt);
+    lat.add(t0);
+    cells += out.size();
+    benchmark::DoNotOptimize(out);
+  }
+  list_counters(state, lat, cells, fx);
+  state.counters["open_index_MiB"] = static_cast<double>(svc.open_index().bytes()) / (1024.0 * 1024.0);
+}
+
 void BM_ListSubtree(benchmark::State& state) {
   ListFixture& fx = list_fixture();
   const auto& svc = *fx.world->incidents;
@@ -466,6 +500,8 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("BM_IntakeBatch", BM_IntakeBatch)->Arg(100)->UseRealTime();
   benchmark::RegisterBenchmark("BM_ListBbox", BM_ListBbox)->UseRealTime();
   benchmark::RegisterBenchmark("BM_ListSubtree", BM_ListSubtree)->UseRealTime();
+  benchmark::RegisterBenchmark("BM_ClustersSql", BM_Clusters, false)->UseRealTime();
+  benchmark::RegisterBenchmark("BM_ClustersIndex", BM_Clusters, true)->UseRealTime();
   benchmark::RegisterBenchmark("BM_ApiListBbox", BM_ApiList, true)->UseRealTime();
   benchmark::RegisterBenchmark("BM_ApiListSubtree", BM_ApiList, false)->UseRealTime();
   benchmark::Initialize(&argc, argv);

@@ -60,7 +60,16 @@ IncidentService::IncidentService(Catalog& catalog, storage::IncidentStore& store
       m_store(store),
       m_categories(std::move(categories)),
       m_clock(clock ? std::move(clock) : Clock([] { return system_clock::now(); })),
-      m_options(options) {}
+      m_options(options) {
+  m_store.for_each_open([this](const Incident& i) { m_open.apply(i); });
+}
+
+std::vector<storage::IncidentCluster> IncidentService::clusters(
+    const std::array<double, 4>& bbox, int cols, int rows, TimePoint at,
+    const std::optional<std::pair<Level, std::int64_t>>& subtree) const {
+  if (subtree) return m_store.clusters(bbox, cols, rows, clock_at(at), subtree);
+  return m_open.clusters(bbox, cols, rows, at, local_day_end(at, m_options.utc_offset_minutes));
+}
 
 void IncidentService::assign(Incident& incident, const Snapshot& snapshot, const GridEntry* grid) const {
   incident.chain.fill(0);
@@ -167,7 +176,11 @@ std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs) {
     incidents.push_back(std::move(inc));
     events.push_back(std::move(ev));
   }
-  m_store.insert(incidents, events);
+  {
+    std::lock_guard commit(m_commit_mutex);
+    m_store.insert(incidents, events);
+    for (const auto& i : incidents) m_open.apply(i);
+  }
   m_feed.publish(events.back().id);
   std::vector<spatial::Envelope> positions;
   positions.reserve(incidents.size());
@@ -319,7 +332,11 @@ Incident IncidentService::transition(std::int64_t id, const TransitionInput& in)
   inc.updated_at = now_text;
   ev.version = inc.version;
   ev.grid_id = inc.grid_id;
-  m_store.update(inc, expected, ev);
+  {
+    std::lock_guard commit(m_commit_mutex);
+    m_store.update(inc, expected, ev);
+    m_open.apply(inc);
+  }
   m_feed.publish(ev.id);
   m_listeners.notify({{inc.lon, inc.lat, inc.lon, inc.lat}});
   return inc;

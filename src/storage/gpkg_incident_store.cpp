@@ -902,6 +902,25 @@ std::vector<IncidentCluster> GpkgIncidentStore::clusters(const std::array<double
   return out;
 }
 
+void GpkgIncidentStore::for_each_open(const std::function<void(const Incident&)>& visit) {
+  auto r = m_impl->reader();
+  Stmt st(r.get(),
+          "SELECT id, version, ST_MinX(geom), ST_MinY(geom), status, dispatched_at, due_at, near_due_at FROM incidents "
+          "WHERE status NOT IN ('closed', 'rejected') ORDER BY id");
+  Incident i;
+  while (st.step()) {
+    i.id = st.i64(0);
+    i.version = st.i64(1);
+    i.lon = st.dbl(2);
+    i.lat = st.dbl(3);
+    i.status = try_parse_incident_status(st.text(4)).value_or(IncidentStatus::reported);
+    i.dispatched_at = st.text(5);
+    i.due_at = st.text(6);
+    i.near_due_at = st.text(7);
+    visit(i);
+  }
+}
+
 std::vector<FeedItem> GpkgIncidentStore::events_after(std::int64_t after_id, const FeedFilter& filter,
                                                       std::size_t limit) {
   std::string sql = "SELECT " + prefixed(k_event_columns, "e.") + ", " + prefixed(k_incident_columns, "i.") +

@@ -20,6 +20,7 @@
 #include "gridd/core/time.hpp"
 #include "gridd/service/catalog.hpp"
 #include "gridd/service/locate.hpp"
+#include "gridd/service/open_incidents.hpp"
 #include "gridd/storage/incident_store.hpp"
 
 namespace gridd::service {
@@ -127,12 +128,13 @@ class IncidentService {
   }
 
   /// Open incidents in a lon/lat box aggregated on cols x rows cells, with
-  /// their colours at `at`; only inside `subtree` when given.
+  /// their colours at `at`; only inside `subtree` when given. From the
+  /// in-memory index of open incidents (the store for a subtree).
   [[nodiscard]] std::vector<storage::IncidentCluster> clusters(
       const std::array<double, 4>& bbox, int cols, int rows, TimePoint at,
-      const std::optional<std::pair<Level, std::int64_t>>& subtree = std::nullopt) const {
-    return m_store.clusters(bbox, cols, rows, clock_at(at), subtree);
-  }
+      const std::optional<std::pair<Level, std::int64_t>>& subtree = std::nullopt) const;
+  /// The in-memory index of open incidents.
+  [[nodiscard]] const OpenIncidentIndex& open_index() const noexcept { return m_open; }
 
   /// The live feed: events after a position, and the hub that signals new ones.
   [[nodiscard]] std::vector<storage::FeedItem> events_after(std::int64_t after, const storage::FeedFilter& filter,
@@ -157,6 +159,11 @@ class IncidentService {
 
   Catalog& m_catalog;
   storage::IncidentStore& m_store;
+  OpenIncidentIndex m_open;
+  /// Held from a write's commit until the open-incident index has it, so the
+  /// index sees the committed versions in order (the store writes one at a
+  /// time anyway).
+  std::mutex m_commit_mutex;
   CategoryCatalogue m_categories;
   Clock m_clock;
   IncidentOptions m_options;

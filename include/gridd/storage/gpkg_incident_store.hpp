@@ -35,6 +35,7 @@ class GpkgIncidentStore final : public IncidentStore {
   std::vector<StatsRow> stats(const StatsQuery& query) override;
   std::vector<IncidentCluster> clusters(const std::array<double, 4>& bbox, int cols, int rows, const ColourClock& clock,
                                        const std::optional<std::pair<Level, std::int64_t>>& subtree) override;
+  void for_each_open(const std::function<void(const Incident&)>& visit) override;
   std::vector<FeedItem> events_after(std::int64_t after_id, const FeedFilter& filter, std::size_t limit) override;
   std::int64_t last_event_id() override;
   void add_attachment(Attachment& attachment) override;

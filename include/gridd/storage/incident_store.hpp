@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -135,6 +136,11 @@ class IncidentStore {
   [[nodiscard]] virtual std::vector<IncidentCluster> clusters(
       const std::array<double, 4>& bbox, int cols, int rows, const ColourClock& clock,
       const std::optional<std::pair<Level, std::int64_t>>& subtree) = 0;
+
+  /// Every open incident (not closed or rejected), oldest first, with only
+  /// id, version, position, status and the deadline instants filled in: what
+  /// the in-memory index of open incidents holds.
+  virtual void for_each_open(const std::function<void(const Incident&)>& visit) = 0;
 
   /// Events with id > after_id matching `filter`, oldest first, at most `limit`.
   [[nodiscard]] virtual std::vector<FeedItem> events_after(std::int64_t after_id, const FeedFilter& filter,

@@ -1097,3 +1097,74 @@ TEST(IncidentService, FeedHubIsToldOfEveryCommit) {
 
 }  // namespace
 }  // namespace gridd::service
+
+namespace gridd::service {
+namespace {
+
+/// The in-memory index of open incidents answers clusters exactly as the
+/// store's SQL does, after reports, dispatches with deadlines, closes,
+/// rejections and reopenings, at several clocks, and again after a restart.
+TEST(OpenIncidentIndex, ClustersAgreeWithTheStoreAtEveryClock) {
+  Fixture fx;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> lon(116.0, 116.4), lat(39.9, 40.1);
+  const char* categories[] = {"unauthorized_structure", "roof_leak", "property_dispute", "exposed_garbage"};
+  std::vector<std::int64_t> ids;
+  for (int k = 0; k < 400; ++k) {
+    const Incident i = fx.report(lon(rng), lat(rng), categories[k % 4]);
+    ids.push_back(i.id);
+    switch (k % 7) {
+      case 1: fx.step(i.id, A::register_); fx.step(i.id, A::dispatch); break;
+      case 2: fx.step(i.id, A::reject); break;
+      case 3:
+        fx.step(i.id, A::register_); fx.step(i.id, A::dispatch); fx.step(i.id, A::accept);
+        fx.step(i.id, A::resolve); fx.step(i.id, A::verify); fx.step(i.id, A::close);
+        if (k % 2) fx.step(i.id, A::reopen);
+        break;
+      case 4: fx.step(i.id, A::register_); fx.step(i.id, A::dispatch); fx.step(i.id, A::accept); break;
+      default: break;
+    }
+    fx.now += minutes(37);  // spread dispatch instants and deadlines
+  }
+  auto expect_same = [&](const IncidentService& svc, TimePoint at, const std::array<double, 4>& box,
+                         int cols) -> std::int64_t {
+    SCOPED_TRACE(format_iso8601(at));
+    const storage::ColourClock clock{format_iso8601(at), format_iso8601(local_day_end(at, svc.options().utc_offset_minutes))};
+    const auto sql = fx.store->clusters(box, cols, cols, clock, std::nullopt);
+    const auto mem = svc.clusters(box, cols, cols, at);
+    EXPECT_EQ(mem.size(), sql.size());
+    if (mem.size() != sql.size()) return 0;
+    std::int64_t total = 0;
+    for (std::size_t k = 0; k < sql.size(); ++k) {
+      EXPECT_EQ(mem[k].count, sql[k].count) << k;
+      EXPECT_EQ(mem[k].colours, sql[k].colours) << k;
+      EXPECT_NEAR(mem[k].lon, sql[k].lon, 1e-9);
+      EXPECT_NEAR(mem[k].lat, sql[k].lat, 1e-9);
+      total += mem[k].count;
+    }
+    return total;
+  };
+  const std::array<double, 4> city{116.0, 39.9, 116.4, 40.1}, corner{116.05, 39.93, 116.21, 40.02};
+  std::set<std::int64_t> colours_seen;
+  for (const auto at : {fx.now, fx.now + hours(20), fx.now + hours(24 * 3), fx.now + hours(24 * 30)}) {
+    EXPECT_GT(expect_same(*fx.svc, at, city, 16), 0);
+    expect_same(*fx.svc, at, corner, 7);
+    for (const auto& c : fx.svc->clusters(city, 16, 16, at)) {
+      for (int k = 0; k < 5; ++k) {
+        if (c.colours[static_cast<std::size_t>(k)] > 0) colours_seen.insert(k);
+      }
+    }
+  }
+  EXPECT_GE(colours_seen.size(), 4u) << "the data should exercise most colours";
+  // Open ones only: rejected and closed (not reopened) incidents are not counted.
+  std::int64_t open = 0;
+  for (const auto id : ids) open += is_open(fx.svc->require(id).status) ? 1 : 0;
+  EXPECT_EQ(static_cast<std::int64_t>(fx.svc->open_index().size()), open);
+  // A new service over the same store loads the same index.
+  IncidentService again(*fx.catalog, *fx.store, shipped_categories(), [&] { return fx.now; });
+  EXPECT_EQ(again.open_index().size(), fx.svc->open_index().size());
+  expect_same(again, fx.now + hours(30), city, 16);
+}
+
+}  // namespace
+}  // namespace gridd::service
