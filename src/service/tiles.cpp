@@ -683,15 +683,22 @@ std::string TileService::render_vector(const std::vector<std::string>& layers, c
       stations.write_to(tile);
     } else if (layer == "incidents" && m_incidents) {
       mvt::LayerBuilder incidents("incidents", m_options.extent);
-      if (t.z >= m_options.incident_cluster_below) {
+      // Points from the incident zoom on, unless the tile would hold more
+      // than max_incident_points: then aggregated like the low zooms (finer).
+      bool aggregate = t.z < m_options.incident_cluster_below;
+      storage::IncidentPage page;
+      if (!aggregate) {
         storage::IncidentQuery q;
         q.filter.bbox = std::array<double, 4>{buffered.minx, buffered.miny, buffered.maxx, buffered.maxy};
         for (auto st : all_incident_statuses()) {
           if (is_open(st)) q.filter.statuses.push_back(st);
         }
         q.filter.subtree = scope;
-        q.limit = 20000;
-        const auto page = m_incidents->list(q, now);
+        q.limit = m_options.max_incident_points + 1;
+        page = m_incidents->list(q, now);
+        aggregate = page.items.size() > m_options.max_incident_points;
+      }
+      if (!aggregate) {
         for (const auto& i : page.items) {
           double x = i.lon, y = i.lat;
           frame.to_tile(x, y);
@@ -712,8 +719,11 @@ std::string TileService::render_vector(const std::vector<std::string>& layers, c
                          {"covered", i.covered}});
         }
       } else {
-        // Aggregated: 16 x 16 cells per tile, one point per non-empty cell.
-        const auto clusters = m_incidents->clusters({exact.minx, exact.miny, exact.maxx, exact.maxy}, 16, 16, now, scope);
+        // Aggregated: 16 x 16 cells per tile (32 x 32 in a dense tile at the
+        // incident zooms), one point per non-empty cell.
+        const int cells = t.z < m_options.incident_cluster_below ? 16 : 32;
+        const auto clusters =
+            m_incidents->clusters({exact.minx, exact.miny, exact.maxx, exact.maxy}, cells, cells, now, scope);
         std::uint64_t n = 0;
         for (const auto& c : clusters) {
           double x = c.lon, y = c.lat;

@@ -506,6 +506,43 @@ TEST_F(VectorTiles, DecodeWithGdalAndCarryTheAttributesAMapNeeds) {
   EXPECT_FALSE(coarse.count("grids_grid")) << "grid level is drawn from zoom 13";
 }
 
+TEST_F(VectorTiles, ADenseTileAtTheIncidentZoomsIsAggregatedAndStaysSmall) {
+  // 2,400 open incidents inside one zoom-15 tile: more than the 2,000 points a
+  // tile holds, so it carries clusters (32 x 32 cells) whose counts add up.
+  const TileId t = tile_of(X0 + 1 * U, Y0 + 1 * U, 15);
+  const auto tb = spatial::tile_bounds_lonlat(t);
+  for (int batch = 0; batch < 3; ++batch) {
+    Json items = Json::array();
+    for (int k = 0; k < 800; ++k) {
+      const int n = batch * 800 + k;
+      items.push_back(Json{{"category", "roof_leak"},
+                           {"lon", tb.minx + (0.05 + 0.9 * (n % 49) / 48.0) * (tb.maxx - tb.minx)},
+                           {"lat", tb.miny + (0.05 + 0.9 * (n / 49) / 48.0) * (tb.maxy - tb.miny)}});
+    }
+    ASSERT_EQ(client->post("/incidents", Json{{"items", items}}.dump()).status, 201);
+  }
+  const HttpResponse r = tile("incidents", t);
+  ASSERT_EQ(r.status, 200);
+  auto layers = decode_mvt(r.body, t);
+  long total = 0;
+  for (const auto& f : layers["incidents"]) {
+    ASSERT_EQ(f.count("cluster"), 1u) << "a point where a cluster was due";
+    total += std::stol(f.at("count"));
+  }
+  EXPECT_EQ(total, 2400);
+  EXPECT_LE(layers["incidents"].size(), 32u * 32u);
+  EXPECT_LT(r.body.size(), 64u * 1024u) << "the tile is " << r.body.size() << " bytes";
+  // A sparse tile at the same zoom still has the incidents one by one.
+  const TileId sparse = tile_of(X0 + 3 * U, Y0 + 1 * U, 15);
+  const auto sb = spatial::tile_bounds_lonlat(sparse);
+  ASSERT_EQ(client->post("/incidents", Json{{"category", "roof_leak"}, {"lon", (sb.minx + sb.maxx) / 2},
+                                            {"lat", (sb.miny + sb.maxy) / 2}}.dump()).status, 201);
+  auto one = decode_mvt(tile("incidents", sparse).body, sparse);
+  ASSERT_EQ(one["incidents"].size(), 1u);
+  EXPECT_EQ(one["incidents"][0].count("cluster"), 0u);
+  EXPECT_EQ(one["incidents"][0].at("category"), "roof_leak");
+}
+
 TEST_F(VectorTiles, AnEditInvalidatesExactlyTheTilesItTouchesAtEveryZoom) {
   // Zoom 13 (the first with grid-level polygons) and 16.
   const TileId a12 = tile_of(X0 + 1 * U, Y0 + 1 * U, 13), a16 = tile_of(X0 + 1 * U, Y0 + 1 * U, 16);

@@ -39,6 +39,9 @@ RasterSourceConfig parse_raster_source(const std::string& spec);
 struct TileOptions {
   std::size_t cache_bytes = 256u << 20;
   int incident_cluster_below = 14;  ///< incidents are aggregated below this zoom
+  /// ...and at any zoom in a tile that would hold more open incidents than this
+  /// (a tile stays small however dense the incidents are).
+  std::size_t max_incident_points = 2000;
   std::array<int, 5> level_minzoom{0, 9, 12, 13, 15};  ///< per Level: the first zoom a level is drawn
   std::chrono::seconds incident_max_age{60};  ///< colours change with the clock: recompute at least this often
   std::uint32_t extent = 4096;
