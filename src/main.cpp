@@ -105,7 +105,28 @@ int main(int argc, char** argv) {
   serve->add_option("--web", web, "Directory of the web map served at /")->capture_default_str();
   serve->add_option("--threads", threads, "Worker threads (0: one per core)")->capture_default_str();
   serve->add_option("--body-limit", body_limit, "Largest request body in bytes (413 beyond)")->capture_default_str();
-  serve->add_flag("--access-log", access_log, "Log every request to stderr");
+  serve->add_flag("--access-log", access_log, "Log every request to stderr, one JSON object per line");
+  std::string access_log_file;
+  serve->add_option("--access-log-file", access_log_file, "Append the JSON access log to this file instead");
+  unsigned timeout_s = 30, grace_s = 10;
+  std::size_t max_connections = 1024, max_requests = 10000;
+  serve->add_option("--timeout", timeout_s,
+                    "Seconds a request may take to arrive (however slowly it trickles), an answer to be taken, "
+                    "and a keep-alive connection to stay idle")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 3600u));
+  serve->add_option("--max-connections", max_connections,
+                    "Open connections at most; more are answered 503 with Retry-After and closed")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+  serve->add_option("--max-requests-per-connection", max_requests,
+                    "Requests on one keep-alive connection before it is closed")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
+  serve->add_option("--shutdown-grace", grace_s,
+                    "Seconds requests in flight may take to finish after SIGTERM before the server stops")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 3600u));
   std::string cors_origin = "*";
   serve->add_option("--cors-origin", cors_origin,
                     "Access-Control-Allow-Origin: * (any origin), none (no CORS headers) or a comma-separated "
@@ -341,7 +362,11 @@ int main(int argc, char** argv) {
       so.threads = threads;
       so.body_limit = body_limit;
       so.web_root = std::filesystem::is_directory(web) ? web : "";
-      so.access_log = access_log;
+      so.access_log = !access_log_file.empty() ? access_log_file : access_log ? std::string("-") : std::string();
+      so.timeout = std::chrono::seconds(timeout_s);
+      so.max_connections = max_connections;
+      so.max_requests_per_connection = max_requests;
+      so.shutdown_grace = std::chrono::seconds(grace_s);
       so.cors_origin = cors_origin;
       http::Server server(api, so);
       std::cout << "gridd listening on http://" << host << ":" << server.port() << " ("

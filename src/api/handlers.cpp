@@ -137,7 +137,10 @@ Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService
   if (m_auth) {
     m_router.set_authorizer([auth](const Request& r, Permission p) {
       // Health probes and the API description stay public even with --anonymous none.
-      if (p == Permission::read && (r.path == "/healthz" || r.path == "/openapi.json")) return Principal::open();
+      if (p == Permission::read && (r.path == "/healthz" || r.path == "/readyz" || r.path == "/metrics" ||
+                                    r.path == "/openapi.json")) {
+        return Principal::open();
+      }
       return auth->authorize(r.header("authorization"), p);
     });
     m_router.set_audit(
@@ -159,6 +162,8 @@ Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService
     return [this, fn](const Request&, const PathParams& p) { return (this->*fn)(p); };
   };
   m_router.add("GET", "/healthz", [this](const Request&, const PathParams&) { return healthz(); });
+  m_router.add("GET", "/readyz", [this](const Request&, const PathParams&) { return readyz(); });
+  m_router.add("GET", "/metrics", [this](const Request&, const PathParams&) { return metrics(); });
   m_router.add("GET", "/audit", bind0(&Api::list_audit), Permission::admin);
   m_router.add("GET", "/whoami", bind0(&Api::whoami));
   m_router.add("GET", "/openapi.json", [](const Request&, const PathParams&) {

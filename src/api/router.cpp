@@ -1,6 +1,7 @@
 #include "gridd/api/router.hpp"
 
 #include <cctype>
+#include <chrono>
 #include <iostream>
 #include <set>
 
@@ -145,7 +146,56 @@ std::vector<std::pair<std::string, std::string>> Router::routes() const {
   return out;
 }
 
+void Router::RouteStats::record(int status, double seconds) noexcept {
+  latency.observe(seconds);
+  const int cls = status >= 100 && status < 600 ? status / 100 : 0;
+  by_class[static_cast<std::size_t>(cls)].fetch_add(1, std::memory_order_relaxed);
+}
+
 Response Router::handle(const Request& request) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Route* matched = nullptr;
+  std::string_view role;
+  Response res = dispatch(request, matched, role);
+  res.role = role;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (matched) {
+    matched->stats->record(res.status, seconds);
+    res.route = matched->pattern;
+  } else {
+    m_unmatched->record(res.status, seconds);
+  }
+  return res;
+}
+
+void Router::write_metrics(std::string& out) const {
+  namespace pm = prometheus;
+  pm::header(out, "gridd_http_requests_total", "counter", "HTTP requests answered, by route and status class");
+  auto counts = [&](const std::string& labels, const RouteStats& s) {
+    static const char* const k_classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (std::size_t c = 0; c < s.by_class.size(); ++c) {
+      const auto n = s.by_class[c].load(std::memory_order_relaxed);
+      if (n == 0 && c != 2) continue;
+      pm::sample(out, "gridd_http_requests_total", labels + ",code=\"" + k_classes[c] + "\"", static_cast<double>(n));
+    }
+  };
+  auto labels_of = [](const std::string& method, const std::string& route) {
+    return "method=\"" + pm::escape(method) + "\",route=\"" + pm::escape(route) + "\"";
+  };
+  for (const Route& r : m_routes) counts(labels_of(r.method, r.pattern), *r.stats);
+  counts(labels_of("any", "unmatched"), *m_unmatched);
+  pm::header(out, "gridd_http_request_duration_seconds", "histogram",
+             "Time from a parsed request to its answer (handler and authorization), by route");
+  for (const Route& r : m_routes) {
+    const auto snap = r.stats->latency.snapshot();
+    if (snap.count == 0) continue;
+    pm::histogram(out, "gridd_http_request_duration_seconds", labels_of(r.method, r.pattern), snap);
+  }
+  const auto unmatched = m_unmatched->latency.snapshot();
+  if (unmatched.count) pm::histogram(out, "gridd_http_request_duration_seconds", labels_of("any", "unmatched"), unmatched);
+}
+
+Response Router::dispatch(const Request& request, const Route*& matched, std::string_view& role) const {
   const std::vector<std::string> segments = split_path(request.path);
   std::set<std::string> allowed;
   for (const Route& route : m_routes) {
@@ -165,11 +215,13 @@ Response Router::handle(const Request& request) const {
       allowed.insert(route.method);
       continue;
     }
+    matched = &route;
     const Request* req = &request;
     Request authed;
     if (m_authorize) {
       try {
         Principal principal = m_authorize(request, route.permission);
+        if (principal.authenticated) role = to_string(principal.role);
         if (!principal.is_open()) {
           authed = request;
           authed.principal = std::move(principal);

@@ -14,20 +14,27 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <zlib.h>
 
 #include "gridd/api/tile_api.hpp"
 #include "gridd/core/error.hpp"
+#include "gridd/core/json.hpp"
+#include "gridd/core/time.hpp"
 
 namespace gridd::http {
 
@@ -48,13 +55,95 @@ namespace {
 
 std::atomic<std::uint64_t> g_request_counter{0};
 
+/// A request id: the client's X-Request-Id when it is a sane token (1..64 of
+/// [A-Za-z0-9._:-]), else a new one (this process's start, in hex, and a counter).
+std::string request_id_for(const std::string* incoming) {
+  if (incoming && !incoming->empty() && incoming->size() <= 64) {
+    bool ok = true;
+    for (const char c : *incoming) {
+      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' || c == '-');
+    }
+    if (ok) return *incoming;
+  }
+  static const std::string prefix = [] {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%llx-", static_cast<unsigned long long>(
+                                               std::chrono::system_clock::now().time_since_epoch().count() / 1000000));
+    return std::string(buf);
+  }();
+  return prefix + std::to_string(++g_request_counter);
+}
+
+/// The path and query for the access log, with any access_token value hidden.
+std::string loggable_target(std::string_view target) {
+  std::string out(target);
+  for (std::size_t at = out.find("access_token="); at != std::string::npos; at = out.find("access_token=", at)) {
+    if (at != 0 && out[at - 1] != '?' && out[at - 1] != '&') {
+      at += 13;
+      continue;
+    }
+    const std::size_t start = at + 13;
+    const std::size_t end = out.find('&', start);
+    out.replace(start, (end == std::string::npos ? out.size() : end) - start, "REDACTED");
+    at = start;
+  }
+  return out;
+}
+
+/// One JSON line per answered request, to stderr or a file.
+class AccessLog {
+ public:
+  explicit AccessLog(const std::string& target) {
+    if (target.empty()) return;
+    if (target == "-") {
+      m_out = stderr;
+      return;
+    }
+    m_out = std::fopen(target.c_str(), "a");
+    if (!m_out) throw_invalid("invalid_access_log", "cannot open the access log '" + target + "'", "access-log");
+    m_own = true;
+  }
+  ~AccessLog() {
+    if (m_own) std::fclose(m_out);
+  }
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+  [[nodiscard]] bool on() const noexcept { return m_out != nullptr; }
+  void write(const Json& entry) {
+    std::string line = entry.dump(-1, ' ', false, Json::error_handler_t::replace);
+    line += '\n';
+    std::lock_guard lock(m_mutex);
+    std::fwrite(line.data(), 1, line.size(), m_out);
+    std::fflush(m_out);
+  }
+
+ private:
+  std::FILE* m_out = nullptr;
+  bool m_own = false;
+  std::mutex m_mutex;
+};
+
+class Session;
+
+/// What every session of a server shares.
+struct Shared {
+  const api::Api& api;
+  const ServerOptions& options;
+  net::thread_pool* pool;
+  AccessLog& log;
+  api::ServerGauges& gauges;
+  std::mutex sessions_mutex;
+  std::unordered_map<const Session*, std::weak_ptr<Session>> sessions;
+};
+
 /// The request headers handed to the API (lower-case names, as api::Request expects them).
 const std::pair<const char*, const char*> k_forwarded_headers[] = {
     {"If-Match", "if-match"},          {"If-None-Match", "if-none-match"},
     {"Last-Event-ID", "last-event-id"}, {"Accept", "accept"},
     {"Accept-Encoding", "accept-encoding"}, {"Authorization", "authorization"},
     {"Host", "host"},                   {"X-Forwarded-Proto", "x-forwarded-proto"},
-    {"Origin", "origin"},
+    {"Origin", "origin"},               {"X-Request-Id", "x-request-id"},
+    {"User-Agent", "user-agent"},
 };
 
 std::string lower(std::string_view s) {
@@ -199,15 +288,36 @@ std::optional<api::Response> static_file(const std::string& web_root, const std:
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Socket&& socket, const api::Api& api, const ServerOptions& options, net::thread_pool* pool)
-      : m_stream(std::move(socket)), m_api(api), m_options(options), m_pool(pool) {}
+  Session(Socket&& socket, Shared& shared)
+      : m_stream(std::move(socket)), m_shared(shared), m_api(shared.api), m_options(shared.options), m_pool(shared.pool) {
+    beast::error_code ec;
+    const auto remote = m_stream.socket().remote_endpoint(ec);
+    if (!ec) m_remote = remote.address().to_string();
+    ++m_shared.gauges.open_connections;
+  }
 
   void start() {
+    {
+      std::lock_guard lock(m_shared.sessions_mutex);
+      m_shared.sessions.emplace(this, weak_from_this());
+    }
     net::dispatch(m_stream.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+  [[nodiscard]] Executor executor() { return m_stream.get_executor(); }
+
+  /// Shutting down: an idle connection or an event stream closes now; one
+  /// reading or answering a request closes after its answer.
+  void drain() {
+    m_draining = true;
+    if (m_feed) return feed_close();
+    if (!m_busy && !(m_parser && m_parser->got_some())) close();
   }
 
  private:
   void do_read() {
+    m_busy = false;
+    if (m_draining || ++m_requests > m_options.max_requests_per_connection) return close();
     m_origin.clear();
     m_gzip_ok = false;
     m_inm_gzip = false;
@@ -241,6 +351,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void handle(bhttp::request<bhttp::string_body>&& req) {
+    m_busy = true;
+    m_started = std::chrono::steady_clock::now();
+    ++m_shared.gauges.in_flight;
+    m_in_flight = true;
     api::Request r;
     r.method = std::string(req.method_string());
     const std::string_view target(req.target().data(), req.target().size());
@@ -249,10 +363,15 @@ class Session : public std::enable_shared_from_this<Session> {
     if (q != std::string_view::npos) r.query = api::parse_query(target.substr(q + 1));
     r.body = std::move(req.body());
     r.content_type = std::string(req[bhttp::field::content_type]);
-    r.request_id = std::to_string(++g_request_counter);
     for (const auto& [field, name] : k_forwarded_headers) {
       const auto it = req.find(beast::string_view(field));
       if (it != req.end()) r.headers.emplace_back(name, std::string(it->value()));
+    }
+    r.request_id = request_id_for(r.header("x-request-id"));
+    m_log_target.clear();
+    if (m_shared.log.on()) {
+      m_log_target = loggable_target(target);
+      m_log_agent = r.header("user-agent") ? *r.header("user-agent") : std::string();
     }
     m_origin = r.header("origin") ? *r.header("origin") : std::string();
     m_gzip_ok = m_options.gzip_min_bytes > 0 && accepts_gzip(r.header("accept-encoding"));
@@ -273,13 +392,14 @@ class Session : public std::enable_shared_from_this<Session> {
         feed = m_api.open_feed(r);
       } catch (const Error& e) {
         api::Response err = api::error_response_for(e, r);
-        return respond(err, req.version(), req.keep_alive(), false, r.request_id);
+        return respond(err, req.version(), req.keep_alive(), false, r.request_id, r.method);
       } catch (const std::exception& e) {
         std::cerr << "request " << r.request_id << " failed: " << e.what() << std::endl;
         api::Response err = api::error_response(500, "internal_error", "internal error (request " + r.request_id + ")");
-        return respond(err, req.version(), false, false, r.request_id);
+        return respond(err, req.version(), false, false, r.request_id, r.method);
       }
-      if (m_options.access_log) std::cerr << r.request_id << " GET " << target << " 200 (event stream)\n";
+      log_access(r.request_id, "GET", "/incidents/feed", 200, 0, "");
+      finish_request();
       return start_feed(std::move(feed), r.request_id);
     }
 
@@ -292,8 +412,7 @@ class Session : public std::enable_shared_from_this<Session> {
       net::post(*m_pool, [self = shared_from_this(), r = std::move(r), version, keep_alive, head_only]() mutable {
         auto res = std::make_shared<api::Response>(self->m_api.handle(r));
         net::post(self->m_stream.get_executor(), [self, res, r = std::move(r), version, keep_alive, head_only]() {
-          if (self->m_options.access_log) std::cerr << r.request_id << ' ' << r.method << ' ' << r.path << ' ' << res->status << '\n';
-          self->respond(*res, version, keep_alive, head_only, r.request_id);
+          self->respond(*res, version, keep_alive, head_only, r.request_id, r.method);
         });
       });
       return;
@@ -320,10 +439,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (r.path == "/" && !m_options.web_root.empty()) api::add_vary(res, "Accept");
     }
 
-    if (m_options.access_log) {
-      std::cerr << r.request_id << ' ' << r.method << ' ' << target << ' ' << res.status << '\n';
-    }
-    respond(res, req.version(), req.keep_alive(), req.method() == bhttp::verb::head, r.request_id);
+    respond(res, req.version(), req.keep_alive(), req.method() == bhttp::verb::head, r.request_id, r.method);
   }
 
   // -------------------------------------------------------------------------
@@ -417,6 +533,10 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   ~Session() {
     if (m_feed && m_feed_token) m_feed->service().feed().unsubscribe(m_feed_token);
+    finish_request();
+    --m_shared.gauges.open_connections;
+    std::lock_guard lock(m_shared.sessions_mutex);
+    m_shared.sessions.erase(this);
   }
 
  private:
@@ -478,7 +598,34 @@ class Session : public std::enable_shared_from_this<Session> {
   void send_error(bhttp::status status, const std::string& code, const std::string& message,
                   const std::string& field) {
     api::Response err = api::error_response(static_cast<int>(status), code, message, field);
-    respond(err, 11, false, false, std::to_string(++g_request_counter));
+    m_busy = true;
+    m_started = std::chrono::steady_clock::now();
+    m_log_target = "-";
+    respond(err, 11, false, false, request_id_for(nullptr), "-");
+  }
+
+  /// The request is answered (or became an event stream).
+  void finish_request() {
+    if (m_in_flight) --m_shared.gauges.in_flight;
+    m_in_flight = false;
+  }
+
+  void log_access(const std::string& request_id, const std::string& method, std::string_view route, int status,
+                  std::size_t bytes, std::string_view role) {
+    if (!m_shared.log.on()) return;
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - m_started).count();
+    Json entry{{"time", format_iso8601(std::chrono::system_clock::now())},
+               {"request_id", request_id},
+               {"remote", m_remote},
+               {"method", method},
+               {"target", m_log_target},
+               {"route", route.empty() ? Json(nullptr) : Json(std::string(route))},
+               {"status", status},
+               {"bytes", bytes},
+               {"duration_ms", std::round(ms * 1000) / 1000},
+               {"user_agent", m_log_agent.empty() ? Json(nullptr) : Json(m_log_agent)},
+               {"role", role.empty() ? Json(nullptr) : Json(std::string(role))}};
+    m_shared.log.write(entry);
   }
 
   /// Serialise the status line and headers into one string and send them
@@ -486,8 +633,16 @@ class Session : public std::enable_shared_from_this<Session> {
   /// generic serializer costs more than the whole locate answer, so the
   /// response head is written directly.)
   void respond(api::Response& res, unsigned version, bool keep_alive, bool head_only,
-               const std::string& request_id) {
-    m_keep_alive = keep_alive;
+               const std::string& request_id, const std::string& method) {
+    m_keep_alive = keep_alive && !m_draining && m_requests < m_options.max_requests_per_connection;
+    keep_alive = m_keep_alive;
+    // Error bodies name the request, so a report can be matched with the log.
+    if (res.status >= 400 && !res.body.empty() && res.body.front() == '{' &&
+        res.content_type.find("json") != std::string::npos && res.body.find("\"request_id\"") == std::string::npos) {
+      res.body.insert(1, "\"request_id\":" + Json(request_id).dump() + (res.body.size() > 2 ? "," : ""));
+    }
+    log_access(request_id, method, res.route, res.status, res.body.size(), res.role);
+    finish_request();
     compress(res);
     std::string& h = m_head;
     h.clear();
@@ -526,7 +681,8 @@ class Session : public std::enable_shared_from_this<Session> {
     m_stream.expires_after(m_options.timeout);
     const std::array<net::const_buffer, 2> buffers{net::buffer(m_head), net::buffer(m_body)};
     net::async_write(m_stream, buffers, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec || !self->m_keep_alive) return self->close();
+      self->m_busy = false;
+      if (ec || !self->m_keep_alive || self->m_draining) return self->close();
       self->do_read();
     });
   }
@@ -557,15 +713,25 @@ class Session : public std::enable_shared_from_this<Session> {
   bool m_feed_writing = false;
   bool m_feed_pending = false;
   bool m_feed_closed = false;
+  Shared& m_shared;
   const api::Api& m_api;
   const ServerOptions& m_options;
   net::thread_pool* m_pool;
+  std::string m_remote;       ///< the client's address
+  std::size_t m_requests = 0; ///< requests read on this connection
+  bool m_busy = false;        ///< a request is being handled or answered
+  bool m_in_flight = false;   ///< counted in gauges.in_flight
+  bool m_draining = false;    ///< the server is shutting down
+  std::chrono::steady_clock::time_point m_started;
+  std::string m_log_target;   ///< for the access log
+  std::string m_log_agent;
 };
 
 }  // namespace
 
 struct Server::Impl {
-  Impl(const api::Api& a, ServerOptions o) : api(a), options(std::move(o)) {
+  Impl(const api::Api& a, ServerOptions o)
+      : api(a), options(std::move(o)), log(options.access_log), shared{api, options, &pool, log, api.gauges(), {}, {}} {
     const unsigned n = thread_count();
     for (unsigned i = 0; i < n; ++i) {
       contexts.push_back(std::make_unique<net::io_context>(1));
@@ -588,18 +754,73 @@ struct Server::Impl {
   void accept() {
     net::io_context& target = *contexts[next_context++ % contexts.size()];
     acceptor->async_accept(target, [this](beast::error_code ec, Socket socket) {
-      if (ec == net::error::operation_aborted) return;
+      if (ec == net::error::operation_aborted || draining) return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), api, options, &pool)->start();
+        if (static_cast<std::size_t>(std::max<std::int64_t>(0, shared.gauges.open_connections.load())) >=
+            options.max_connections) {
+          refuse(socket);
+        } else {
+          ++shared.gauges.accepted_connections;
+          std::make_shared<Session>(std::move(socket), shared)->start();
+        }
       }
       accept();
     });
   }
 
+  /// Beyond the connection cap: a short 503 and close (never queued).
+  void refuse(Socket& socket) {
+    ++shared.gauges.rejected_connections;
+    static const std::string body =
+        R"({"code":"too_many_connections","message":"the server is at its connection limit; retry shortly","field":null})";
+    const std::string answer = "HTTP/1.1 503 Service Unavailable\r\nServer: gridd\r\nContent-Type: application/json\r\n"
+                               "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body;
+    beast::error_code ec;
+    net::write(socket, net::buffer(answer), ec);  // a few hundred bytes into an empty socket buffer
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+  }
+
+  /// Stop accepting, close idle connections and event streams; sessions
+  /// answering a request close after it. run() returns when the last one is
+  /// gone, or when the grace period ends.
+  void drain() {
+    if (draining.exchange(true)) return;
+    shared.gauges.draining = true;
+    beast::error_code ec;
+    acceptor->close(ec);
+    signals->cancel(ec);
+    for (auto& g : guards) g.reset();
+    std::vector<std::shared_ptr<Session>> open;
+    {
+      std::lock_guard lock(shared.sessions_mutex);
+      for (auto& [key, weak] : shared.sessions) {
+        if (auto s = weak.lock()) open.push_back(std::move(s));
+      }
+    }
+    for (auto& s : open) {
+      const Executor exec = s->executor();  // before the handler takes `s`
+      net::post(exec, [s = std::move(s)] { s->drain(); });
+    }
+    {
+      std::lock_guard lock(grace_mutex);
+      grace_started = true;
+    }
+    grace_cv.notify_all();
+  }
+
   const api::Api& api;
   ServerOptions options;
+  AccessLog log;
   net::thread_pool pool{std::max(2u, std::thread::hardware_concurrency())};  // tile rendering
+  Shared shared;
+  std::atomic<bool> draining{false};
+  std::mutex grace_mutex;
+  std::condition_variable grace_cv;
+  bool grace_started = false;
+  bool finished = false;
   std::vector<std::unique_ptr<net::io_context>> contexts;
   std::vector<net::executor_work_guard<Executor>> guards;
   std::optional<Acceptor> acceptor;
@@ -614,26 +835,37 @@ Server::Server(const api::Api& api, ServerOptions options) : m_impl(std::make_un
 std::uint16_t Server::port() const noexcept { return m_impl->port; }
 
 void Server::run() {
-  m_impl->signals->async_wait([this](beast::error_code ec, int) {
-    if (!ec) stop();
+  Impl& impl = *m_impl;
+  impl.signals->async_wait([this](beast::error_code ec, int) {
+    if (!ec) m_impl->drain();
   });
-  m_impl->accept();
+  impl.accept();
+  // The grace period: once a drain began, stop whatever still runs after it.
+  std::thread watchdog([&impl] {
+    std::unique_lock lock(impl.grace_mutex);
+    impl.grace_cv.wait(lock, [&] { return impl.grace_started || impl.finished; });
+    if (impl.finished) return;
+    if (!impl.grace_cv.wait_for(lock, impl.options.shutdown_grace, [&] { return impl.finished; })) {
+      std::cerr << "gridd: requests still running after the shutdown grace period; stopping" << std::endl;
+      for (auto& c : impl.contexts) c->stop();
+    }
+  });
   std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < m_impl->contexts.size(); ++i) {
-    threads.emplace_back([this, i] { m_impl->contexts[i]->run(); });
+  for (std::size_t i = 1; i < impl.contexts.size(); ++i) {
+    threads.emplace_back([&impl, i] { impl.contexts[i]->run(); });
   }
-  m_impl->contexts[0]->run();
+  impl.contexts[0]->run();
   for (auto& t : threads) t.join();
+  {
+    std::lock_guard lock(impl.grace_mutex);
+    impl.finished = true;
+  }
+  impl.grace_cv.notify_all();
+  watchdog.join();
 }
 
 void Server::stop() {
-  net::post(*m_impl->contexts[0], [this] {
-    beast::error_code ec;
-    m_impl->acceptor->close(ec);
-    m_impl->signals->cancel(ec);
-    for (auto& g : m_impl->guards) g.reset();
-    for (auto& c : m_impl->contexts) c->stop();
-  });
+  net::post(*m_impl->contexts[0], [this] { m_impl->drain(); });
 }
 
 Server::~Server() {

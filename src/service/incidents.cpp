@@ -4,6 +4,7 @@
 #include <gdal_priv.h>
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <cmath>
 #include <iostream>
@@ -178,7 +179,9 @@ std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs) {
   }
   {
     std::lock_guard commit(m_commit_mutex);
+    const auto t0 = std::chrono::steady_clock::now();
     m_store.insert(incidents, events);
+    m_store_writes.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     for (const auto& i : incidents) m_open.apply(i);
   }
   m_feed.publish(events.back().id);
@@ -334,7 +337,9 @@ Incident IncidentService::transition(std::int64_t id, const TransitionInput& in)
   ev.grid_id = inc.grid_id;
   {
     std::lock_guard commit(m_commit_mutex);
+    const auto t0 = std::chrono::steady_clock::now();
     m_store.update(inc, expected, ev);
+    m_store_writes.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     m_open.apply(inc);
   }
   m_feed.publish(ev.id);

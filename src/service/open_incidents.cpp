@@ -71,6 +71,14 @@ void OpenIncidentIndex::clear() {
   m_slot.clear();
 }
 
+std::array<std::int64_t, 5> OpenIncidentIndex::colour_counts(TimePoint now, TimePoint day_end) const {
+  std::array<std::int64_t, 5> out{};
+  const std::int64_t now_ms = millis(now), day_end_ms = millis(day_end);
+  std::shared_lock lock(m_mutex);
+  for (const Point& p : m_points) ++out[static_cast<std::size_t>(rank(p, now_ms, day_end_ms))];
+  return out;
+}
+
 std::size_t OpenIncidentIndex::size() const {
   std::shared_lock lock(m_mutex);
   return m_points.size();

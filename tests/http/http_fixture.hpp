@@ -151,6 +151,19 @@ class ServerProcess {
       m_stdout = -1;
     }
   }
+  /// Wait up to `seconds` for the process to exit by itself; its wait
+  /// status, or -1 when it is still running.
+  int wait_exit(int seconds) {
+    for (int i = 0; m_pid > 0 && i < seconds * 10; ++i) {
+      int status = 0;
+      if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
+        m_pid = -1;
+        return status;
+      }
+      usleep(100 * 1000);
+    }
+    return -1;
+  }
   /// SIGTERM, wait up to 10 s, then SIGKILL. Returns the exit status.
   int stop() {
     int result = -1;

@@ -5,7 +5,9 @@
 /// bbox/level/parent/kind filters and cursor paging), /locate (GET and batch
 /// POST) and /healthz.
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -25,6 +27,15 @@ struct ApiOptions {
   std::size_t default_page = 1000;
 };
 
+/// What the HTTP layer tells /metrics and /readyz about itself.
+struct ServerGauges {
+  std::atomic<std::int64_t> open_connections{0};
+  std::atomic<std::uint64_t> accepted_connections{0};
+  std::atomic<std::uint64_t> rejected_connections{0};  ///< beyond the connection cap
+  std::atomic<std::int64_t> in_flight{0};              ///< requests being handled
+  std::atomic<bool> draining{false};                   ///< shutting down: not ready
+};
+
 class Api {
  public:
   /// `incidents` may be null (no incident endpoints then).
@@ -41,6 +52,8 @@ class Api {
   /// @throws Error for a bad request.
   [[nodiscard]] std::unique_ptr<FeedStream> open_feed(const Request& request) const;
   [[nodiscard]] service::IncidentService* incidents() const noexcept { return m_incidents; }
+  /// The HTTP layer's counters (it updates them; /metrics and /readyz read them).
+  [[nodiscard]] ServerGauges& gauges() const noexcept { return m_gauges; }
   /// Every route (method, pattern); the live feed is served by the http layer.
   [[nodiscard]] std::vector<std::pair<std::string, std::string>> routes() const { return m_router.routes(); }
 
@@ -58,6 +71,10 @@ class Api {
   Response locate_get(const Request& r) const;
   Response locate_post(const Request& r) const;
   Response healthz() const;
+  Response readyz() const;
+  /// Prometheus text: requests and latency per route, connections, index
+  /// sizes, tile cache, store write latency, open incidents by colour, process.
+  Response metrics() const;
   Response whoami(const Request& r) const;
   Response list_audit(const Request& r) const;
   /// Refuse a grid or station write outside a scoped principal's subtree.
@@ -72,6 +89,7 @@ class Api {
   service::TileService* m_tiles = nullptr;
   service::AuthService* m_auth = nullptr;
   Router m_router;
+  mutable ServerGauges m_gauges;
 };
 
 }  // namespace gridd::api

@@ -3,8 +3,12 @@
 /// Method + path-pattern routing ("/grids/{id}"), with 404 for an unknown
 /// path and 405 (and an Allow header) for a known path with another method.
 
+#include <array>
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +16,7 @@
 
 #include "gridd/api/types.hpp"
 #include "gridd/core/error.hpp"
+#include "gridd/core/metrics.hpp"
 #include "gridd/core/model.hpp"
 
 namespace gridd::api {
@@ -50,20 +55,34 @@ class Router {
     m_audit_after = std::move(after);
   }
   /// Route and run; gridd::Error and unexpected exceptions become JSON errors.
+  /// Counts the request and its latency under its route (the answer's
+  /// `route` names it).
   [[nodiscard]] Response handle(const Request& request) const;
+
+  /// Requests and latency histograms per route, in Prometheus text format.
+  void write_metrics(std::string& out) const;
 
   /// Every route as (method, pattern), in the order added.
   [[nodiscard]] std::vector<std::pair<std::string, std::string>> routes() const;
 
  private:
+  struct RouteStats {
+    Histogram latency;
+    std::array<std::atomic<std::uint64_t>, 6> by_class{};  ///< by status / 100 (1xx..5xx; 0: other)
+    void record(int status, double seconds) noexcept;
+  };
   struct Route {
     std::string method;
     std::vector<std::string> segments;
     Handler handler;
     Permission permission = Permission::read;
     std::string pattern;
+    std::unique_ptr<RouteStats> stats = std::make_unique<RouteStats>();
   };
+  Response dispatch(const Request& request, const Route*& matched, std::string_view& role) const;
+
   std::vector<Route> m_routes;
+  std::unique_ptr<RouteStats> m_unmatched = std::make_unique<RouteStats>();  ///< 404 and 405
   Authorizer m_authorize;
   AuditBefore m_audit_before;
   AuditAfter m_audit_after;

@@ -41,6 +41,11 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  /// The route that answered ("GET /grids/{id}"'s pattern), set by the
+  /// router; empty when none matched. For access logs and metrics.
+  std::string_view route;
+  /// The role of the token that made the request, when one did.
+  std::string_view role;
 };
 
 /// Add `token` (a request header name) to the response's Vary header.

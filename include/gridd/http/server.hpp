@@ -22,9 +22,22 @@ struct ServerOptions {
   std::uint16_t port = 8080;   ///< 0 picks a free port (see Server::port())
   unsigned threads = 0;        ///< 0: one per core
   std::size_t body_limit = 64 * 1024 * 1024;
+  /// A request (headers and body) must arrive within this, however slowly it
+  /// trickles in; an answer must be taken within it; an idle keep-alive
+  /// connection is closed after it.
   std::chrono::seconds timeout{30};
+  /// Connections beyond this are answered 503 (Retry-After) and closed.
+  std::size_t max_connections = 1024;
+  /// Requests on one keep-alive connection before it is closed (pipelined
+  /// requests are read and answered one at a time).
+  std::size_t max_requests_per_connection = 10000;
+  /// On SIGTERM/SIGINT: stop accepting, let requests in flight finish for up
+  /// to this long, then stop.
+  std::chrono::seconds shutdown_grace{10};
   std::string web_root;        ///< directory served at / (index.html); empty: none
-  bool access_log = false;
+  /// Access log, one JSON object per request: "" off, "-" stderr, or a file
+  /// (appended to).
+  std::string access_log;
   /// Access-Control-Allow-Origin: "*" (any origin), "none" or empty (no
   /// CORS headers), or a comma-separated list of origins (the request's
   /// Origin is echoed when listed, with Vary: Origin).
@@ -45,7 +58,9 @@ class Server {
   [[nodiscard]] std::uint16_t port() const noexcept;
   /// Serve until stop() or SIGINT/SIGTERM. Blocks.
   void run();
-  /// Ask run() to return; safe from any thread.
+  /// Shut down gracefully: stop accepting, close idle connections and event
+  /// streams, let requests in flight finish (up to shutdown_grace), then make
+  /// run() return. Safe from any thread.
   void stop();
 
  private:

@@ -17,6 +17,7 @@
 
 #include "gridd/core/incident.hpp"
 #include "gridd/core/listeners.hpp"
+#include "gridd/core/metrics.hpp"
 #include "gridd/core/time.hpp"
 #include "gridd/service/catalog.hpp"
 #include "gridd/service/locate.hpp"
@@ -135,6 +136,13 @@ class IncidentService {
       const std::optional<std::pair<Level, std::int64_t>>& subtree = std::nullopt) const;
   /// The in-memory index of open incidents.
   [[nodiscard]] const OpenIncidentIndex& open_index() const noexcept { return m_open; }
+  /// Open incidents per colour now (for /metrics).
+  [[nodiscard]] std::array<std::int64_t, 5> open_by_colour() const {
+    const TimePoint at = m_clock();
+    return m_open.colour_counts(at, local_day_end(at, m_options.utc_offset_minutes));
+  }
+  /// How long the store takes to commit a write (reports and transitions).
+  [[nodiscard]] const Histogram& store_write_latency() const noexcept { return m_store_writes; }
 
   /// The live feed: events after a position, and the hub that signals new ones.
   [[nodiscard]] std::vector<storage::FeedItem> events_after(std::int64_t after, const storage::FeedFilter& filter,
@@ -160,6 +168,7 @@ class IncidentService {
   Catalog& m_catalog;
   storage::IncidentStore& m_store;
   OpenIncidentIndex m_open;
+  Histogram m_store_writes;
   /// Held from a write's commit until the open-incident index has it, so the
   /// index sees the committed versions in order (the store writes one at a
   /// time anyway).

@@ -32,6 +32,9 @@ class OpenIncidentIndex {
   [[nodiscard]] std::vector<storage::IncidentCluster> clusters(const std::array<double, 4>& bbox, int cols, int rows,
                                                                TimePoint now, TimePoint day_end) const;
 
+  /// Open incidents per colour (Colour's values) at `now`.
+  [[nodiscard]] std::array<std::int64_t, 5> colour_counts(TimePoint now, TimePoint day_end) const;
+
   [[nodiscard]] std::size_t size() const;
   /// Bytes held (for /metrics and the benchmarks).
   [[nodiscard]] std::size_t bytes() const;
