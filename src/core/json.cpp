@@ -7,7 +7,39 @@
 
 namespace gridd {
 
+namespace {
+/// Refuse nesting deeper than k_max_json_depth before parsing (the parser
+/// itself is iterative; what comes after it is not). Brackets inside
+/// strings do not count; malformed text is left to the parser.
+void check_depth(std::string_view text) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > k_max_json_depth) {
+        throw_invalid("json_too_deep",
+                      "arrays and objects nest deeper than " + std::to_string(k_max_json_depth) + " levels at byte " +
+                          std::to_string(i),
+                      "body");
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+}
+}  // namespace
+
 Json parse_json(std::string_view text) {
+  check_depth(text);
   try {
     return Json::parse(text.begin(), text.end());
   } catch (const Json::out_of_range& e) {

@@ -84,7 +84,13 @@ std::optional<TimePoint> try_parse_time(std::string_view s, int default_offset_m
     }
   }
   const auto local = sys_days(ymd) + hours(h) + minutes(mi) + seconds(sec) + frac;
-  return TimePoint(duration_cast<TimePoint::duration>((local - minutes(offset)).time_since_epoch()));
+  const sys_time<milliseconds> utc = local - minutes(offset);
+  // TimePoint counts nanoseconds in 64 bits (the years 1677 to 2262): a
+  // time outside that range is not one gridd can hold.
+  if (utc < time_point_cast<milliseconds>(TimePoint::min()) || utc > time_point_cast<milliseconds>(TimePoint::max())) {
+    return std::nullopt;
+  }
+  return TimePoint(duration_cast<TimePoint::duration>(utc.time_since_epoch()));
 }
 
 TimePoint parse_time(std::string_view text, std::string_view field, int default_offset_minutes) {

@@ -90,6 +90,15 @@ struct OpenedSource {
 };
 
 struct ThreadDatasets {
+  /// GDAL keeps each thread's PROJ context in a thread_local too; closing a
+  /// dataset needs it. Thread-locals are destroyed in the reverse order of
+  /// their construction, so GDAL's is made here, before this one is
+  /// complete: it then outlives the datasets closed at thread exit (else
+  /// GDAL makes a new context there and leaks it, as LeakSanitizer showed).
+  ThreadDatasets() {
+    OGRSpatialReference wgs84;
+    wgs84.importFromEPSG(4326);
+  }
   std::unordered_map<std::uint64_t, OpenedSource> by_source;
 };
 thread_local ThreadDatasets t_datasets;

@@ -58,7 +58,7 @@ HttpResponse send(unsigned short port, const std::string& method, const std::str
 
 /// Run the gridd CLI; returns (exit status, stdout).
 std::pair<int, std::string> run_cli(const std::string& args) {
-  const std::string cmd = std::string(GRIDD_BINARY) + " " + args + " 2>&1";
+  const std::string cmd = gridd_binary() + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return {-1, ""};
   std::string out;

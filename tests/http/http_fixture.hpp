@@ -18,6 +18,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,13 @@
 #include <vector>
 
 namespace gridd::http_test {
+
+/// The gridd binary the tests run: $GRIDD_BINARY when set (scripts/sanitize.sh
+/// points it at a sanitized build of the server), else the one built here.
+inline std::string gridd_binary() {
+  const char* env = std::getenv("GRIDD_BINARY");
+  return env && *env ? std::string(env) : std::string(GRIDD_BINARY);
+}
 
 /// A unique empty directory under the system temp dir, removed on destruction.
 class TempDir {
@@ -191,7 +199,7 @@ class ServerProcess {
   void start(const std::string& store, std::vector<std::string> extra) {
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    std::vector<std::string> args = {GRIDD_BINARY, "serve", "--store", store, "--listen", "127.0.0.1:0",
+    std::vector<std::string> args = {gridd_binary(), "serve", "--store", store, "--listen", "127.0.0.1:0",
                                      "--geodata", GRIDD_GEODATA_DIR};
     for (auto& a : extra) args.push_back(std::move(a));
     m_pid = fork();

@@ -38,7 +38,7 @@ std::string quoted(const std::string& s) {
 
 /// Run `gridd ARGS...` and collect its exit code and output.
 CliResult gridd(const std::vector<std::string>& args) {
-  std::string cmd = quoted(GRIDD_BINARY);
+  std::string cmd = quoted(gridd_binary());
   for (const auto& a : args) cmd += " " + quoted(a);
   cmd += " 2>&1 </dev/null";
   CliResult r;

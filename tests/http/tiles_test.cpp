@@ -382,7 +382,7 @@ TEST(RasterTiles, SeedFillsTheDiskCacheThatServeThenReads) {
   TempDir dir;
   const std::string elev = raster_file("elev.tif");
   const std::string cache = dir.file("tilecache");
-  const std::string cmd = std::string(GRIDD_BINARY) + " seed --store '" + dir.file("s.gpkg") + "' --raster 'elev=" +
+  const std::string cmd = gridd_binary() + " seed --store '" + dir.file("s.gpkg") + "' --raster 'elev=" +
                           elev + "' --source elev --zoom 5-8 --tile-cache-dir '" + cache + "' > '" +
                           dir.file("seed.log") + "' 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(dir.file("seed.log"));
@@ -405,7 +405,7 @@ TEST(RasterTiles, SeedFillsTheDiskCacheThatServeThenReads) {
   const Image img = decode(r.body, "png");
   EXPECT_GT(alpha_counts(img).second, 100u);
   // Vector sources are not seeded (they show live data).
-  const std::string vec = std::string(GRIDD_BINARY) + " seed --store '" + dir.file("s.gpkg") +
+  const std::string vec = gridd_binary() + " seed --store '" + dir.file("s.gpkg") +
                           "' --source grids --zoom 1 --tile-cache-dir '" + cache + "' > /dev/null 2>&1";
   EXPECT_NE(std::system(vec.c_str()), 0);
 }

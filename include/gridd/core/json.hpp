@@ -2,14 +2,22 @@
 /// @file json.hpp
 /// Parsing JSON text into gridd::Json with errors that name the problem.
 
+#include <cstddef>
 #include <string_view>
 
 #include "gridd/core/model.hpp"
 
 namespace gridd {
 
+/// The deepest nesting of arrays and objects parse_json accepts. Copying,
+/// writing and reading GeoJSON are recursive; without a bound a body of a
+/// few hundred kilobytes of '[' would overflow a server thread's stack.
+inline constexpr std::size_t k_max_json_depth = 128;
+
 /// Parse JSON text. @throws Error(invalid_input, "malformed_json") with the
-/// byte offset of the first error in the message.
+/// byte offset of the first error in the message, or
+/// Error(invalid_input, "json_too_deep") when arrays and objects nest deeper
+/// than k_max_json_depth.
 Json parse_json(std::string_view text);
 
 /// Typed member access with errors naming the field (JSON pointer style).

@@ -100,6 +100,26 @@ TEST_F(ApiTest, MalformedJsonIs400) {
   expect_error(post("/grids", collection({})), 400, "invalid_geojson", "features");
 }
 
+// Found by tests/fuzz/fuzz_geojson: deeply nested attributes or
+// GeometryCollections overflowed the stack (a crash of the server); they are
+// a 400 now.
+TEST_F(ApiTest, DeeplyNestedBodiesAre400NotACrash) {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  const std::string props = R"({"code":"D","name":"D","level":"district","x":)" + deep + "}";
+  const std::string box = test::box_polygon(116.0, 39.9, 116.2, 40.1).dump();
+  expect_error(call("POST", "/grids", {}, R"({"type":"Feature","properties":)" + props + R"(,"geometry":)" + box + "}"),
+               400, "json_too_deep", "body");
+  std::string collection;
+  for (int i = 0; i < 50000; ++i) collection += R"({"type":"GeometryCollection","geometries":[)";
+  for (int i = 0; i < 50000; ++i) collection += "]}";
+  expect_error(call("POST", "/grids", {},
+                    R"({"type":"Feature","properties":{"code":"D","name":"D","level":"district"},"geometry":)" +
+                        collection + "}"),
+               400, "json_too_deep", "body");
+  expect_error(call("POST", "/locate", {}, R"({"points":)" + deep + "}"), 400, "json_too_deep", "body");
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+}
+
 TEST_F(ApiTest, PostFeatureCreatesAGrid) {
   Json feat = feature("110101", "district", "", 116.0, 39.9, 116.2, 40.1);
   feat["properties"]["households"] = 1200;

@@ -29,6 +29,27 @@ TEST(ParseJson, MalformedJsonIsInvalidInputWithByteOffset) {
   EXPECT_NE(msg.find("at byte 6"), std::string::npos) << msg;
 }
 
+// Found by tests/fuzz/fuzz_geojson: a body nested a few hundred thousand
+// levels deep parsed (nlohmann's parser is iterative) and then overflowed
+// the stack where gridd copies, writes or walks it (feature attributes,
+// GeometryCollections), taking the server down.
+TEST(ParseJson, RefusesNestingDeeperThanTheLimit) {
+  auto nested = [](std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  EXPECT_NO_THROW((void)parse_json(nested(k_max_json_depth)));
+  EXPECT_NO_THROW((void)parse_json("{\"a\":" + nested(k_max_json_depth - 1) + "}"));
+  for (const std::size_t depth : {k_max_json_depth + 1, std::size_t{300000}}) {
+    const std::string msg = expect_error([&] { (void)parse_json(nested(depth)); }, ErrorKind::invalid_input,
+                                         "json_too_deep", "body");
+    EXPECT_NE(msg.find("at byte 128"), std::string::npos) << msg;
+  }
+  expect_error([] { (void)parse_json(std::string(400000, '{')); }, ErrorKind::invalid_input, "json_too_deep", "body");
+  // Brackets inside strings, escaped quotes included, do not count.
+  EXPECT_EQ(parse_json("[\"" + std::string(1000, '[') + "\"]")[0].get<std::string>().size(), 1000u);
+  EXPECT_EQ(parse_json(R"(["\"[[[[", "\\", {"k\"[": [1]}])").size(), 3u);
+  // Malformed text is still the parser's to name.
+  expect_error([] { (void)parse_json("[[[}"); }, ErrorKind::invalid_input, "malformed_json", "body");
+}
+
 TEST(JsonAccess, StringMissingNullAndWrongType) {
   const Json obj = Json::parse(R"({"s":"v","n":null,"i":3})");
   EXPECT_EQ(json_string(obj, "s", "properties"), "v");

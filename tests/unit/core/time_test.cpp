@@ -147,6 +147,19 @@ TEST(Time, RejectsGarbageWithInvalidTimeNamingTheField) {
                "due_before");
 }
 
+// Found by tests/fuzz/fuzz_query (GET /incidents?from=3572-01-01): a year
+// beyond what TimePoint's 64-bit nanoseconds hold overflowed a signed
+// integer (undefined behaviour; in practice a wrapped, wrong instant).
+TEST(Time, RejectsTimesOutsideWhatATimePointHolds) {
+  for (const char* far : {"3572-01-01", "9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "1677-09-20", "0000-01-01T00:00:00Z"}) {
+    EXPECT_FALSE(try_parse_time(far).has_value()) << far;
+    expect_error([&] { (void)parse_time(far, "from"); }, ErrorKind::invalid_input, "invalid_time", "from");
+  }
+  // The last whole days on either side still parse, and round-trip.
+  EXPECT_EQ(format_iso8601(parse_time("2262-04-10T00:00:00Z", "at")), "2262-04-10T00:00:00.000Z");
+  EXPECT_EQ(format_iso8601(parse_time("1677-09-22T00:00:00Z", "at")), "1677-09-22T00:00:00.000Z");
+}
+
 TEST(Time, LocalDayEndAtChinaStandardTime) {
   // 2026-11-22 local runs from 2026-11-21T16:00Z to 2026-11-22T16:00Z.
   const TimePoint end22 = utc(2026, 11, 22, 16);

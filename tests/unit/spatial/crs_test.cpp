@@ -155,8 +155,8 @@ TEST(Crs, CheckLonLatRejectsNonFiniteAndOutOfRange) {
   const double inf = std::numeric_limits<double>::infinity();
   const std::pair<double, double> bad[] = {{nan, 0},  {0, nan},      {inf, 0},   {0, -inf},
                                            {180.000001, 0}, {-180.5, 0}, {0, 90.0001}, {0, -91}};
-  for (const auto& [lon, lat] : bad) {
-    expect_error([&] { check_lon_lat(lon, lat, "features/0/geometry"); }, ErrorKind::invalid_input,
+  for (const auto& p : bad) {
+    expect_error([&] { check_lon_lat(p.first, p.second, "features/0/geometry"); }, ErrorKind::invalid_input,
                  "coordinate_out_of_range", "features/0/geometry");
   }
   EXPECT_NO_THROW(check_lon_lat(180, 90, "f"));
