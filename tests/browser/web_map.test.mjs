@@ -183,7 +183,14 @@ test('an incident reported in the UI appears in the live list and on the map, an
   await page.waitForFunction(() => document.querySelector('#incident-status')?.textContent === '已派遣');
   const stored = await api(`/incidents/${id}`);
   assert.equal(stored.properties.status, 'dispatched');
-  assert.equal(stored.properties.colour, 'on_track');
+  // Green while the deadline is beyond today (China Standard Time), yellow
+  // when it falls before today's end: which one depends on the hour the
+  // test runs.
+  const dayMs = 86400e3, cst = 8 * 3600e3;
+  const todayEnds = (Math.floor((Date.now() + cst) / dayMs) + 1) * dayMs - cst;
+  const due = Date.parse(stored.properties.due_at);
+  assert.ok(Number.isFinite(due), `due_at ${stored.properties.due_at}`);
+  assert.equal(stored.properties.colour, due < todayEnds ? 'due_today' : 'on_track');
   const history = await api(`/incidents/${id}/history`);
   assert.deepEqual(history.events.map((e) => e.action), ['report', 'register', 'dispatch']);
   await page.screenshot({ path: path.join(output, 'incident-dispatched.png') });
