@@ -111,6 +111,74 @@ void Catalog::publish_stations(const Snapshot& previous, std::vector<std::shared
   if (!changed.empty()) m_listeners.notify({}, changed);
 }
 
+namespace {
+
+bool same_station(const Station& a, const Station& b) {
+  return a.id == b.id && a.code == b.code && a.name == b.name && a.kind == b.kind && a.lon == b.lon &&
+         a.lat == b.lat && a.address == b.address && a.contact == b.contact && a.hours == b.hours &&
+         a.attributes == b.attributes && a.created_at == b.created_at && a.updated_at == b.updated_at;
+}
+
+}  // namespace
+
+Catalog::ReloadResult Catalog::reload() {
+  std::lock_guard lock(m_write_mutex);
+  std::vector<Grid> stored_grids = m_store->load_grids();
+  std::vector<Station> stored_stations = m_store->load_stations();
+  std::vector<std::string> change_times = m_store->grid_change_times();
+  const auto snap = snapshot();
+  ReloadResult result;
+
+  // Grids: keep the entry (and its prepared geometry) of an unchanged version.
+  std::unordered_map<std::int64_t, const std::shared_ptr<const GridEntry>*> current;
+  for (const auto& e : snap->grids()) current.emplace(e->grid.id, &e);
+  std::vector<std::shared_ptr<const GridEntry>> grids;
+  grids.reserve(stored_grids.size());
+  for (auto& g : stored_grids) {
+    if (g.wkb.empty()) continue;
+    const auto it = current.find(g.id);
+    if (it != current.end() && (*it->second)->grid.version == g.version &&
+        (*it->second)->grid.updated_at == g.updated_at) {
+      grids.push_back(*it->second);
+    } else {
+      grids.push_back(make_entry(std::move(g)));
+    }
+  }
+  std::sort(grids.begin(), grids.end(), [](const auto& a, const auto& b) { return a->grid.id < b->grid.id; });
+  std::unordered_set<std::int64_t> changed;
+  for_each_changed<GridEntry>(snap->grids(), grids, [&](const GridEntry& e) { changed.insert(e.grid.id); }, &grid_id);
+  result.grids_changed = changed.size();
+
+  std::unordered_map<std::int64_t, const std::shared_ptr<const StationEntry>*> stations_now;
+  for (const auto& e : snap->stations()) stations_now.emplace(e->id, &e);
+  std::vector<std::shared_ptr<const StationEntry>> stations;
+  stations.reserve(stored_stations.size());
+  for (auto& s : stored_stations) {
+    const auto it = stations_now.find(s.id);
+    if (it != stations_now.end() && same_station(**it->second, s)) {
+      stations.push_back(*it->second);
+    } else {
+      stations.push_back(std::make_shared<const StationEntry>(std::move(s)));
+    }
+  }
+  std::sort(stations.begin(), stations.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
+  changed.clear();
+  for_each_changed<StationEntry>(snap->stations(), stations, [&](const StationEntry& e) { changed.insert(e.id); },
+                                 &station_id);
+  result.stations_changed = changed.size();
+
+  if (result.grids_changed > 0) {
+    {
+      std::lock_guard past(m_past_mutex);
+      m_change_times = std::move(change_times);
+      m_past.clear();
+    }
+    publish_grids(*snap, std::move(grids));
+  }
+  if (result.stations_changed > 0) publish_stations(*snapshot(), std::move(stations));
+  return result;
+}
+
 std::uint64_t Catalog::add_change_listener(ChangeListener listener) { return m_listeners.add(std::move(listener)); }
 
 void Catalog::remove_change_listener(std::uint64_t token) { m_listeners.remove(token); }

@@ -62,7 +62,34 @@ IncidentService::IncidentService(Catalog& catalog, storage::IncidentStore& store
       m_categories(std::move(categories)),
       m_clock(clock ? std::move(clock) : Clock([] { return system_clock::now(); })),
       m_options(options) {
+  m_synced_event = m_store.last_event_id();
   m_store.for_each_open([this](const Incident& i) { m_open.apply(i); });
+}
+
+std::size_t IncidentService::sync_from_store() {
+  constexpr std::size_t k_page = 1000;
+  std::vector<spatial::Envelope> positions;
+  std::int64_t last = 0;
+  {
+    // Under the commit lock: a local write cannot slip between reading an
+    // incident here and applying it, so the index never goes back a version.
+    std::lock_guard commit(m_commit_mutex);
+    for (;;) {
+      const auto items = m_store.events_after(m_synced_event, {}, k_page);
+      for (const auto& item : items) {
+        m_open.apply(item.incident);
+        positions.push_back({item.incident.lon, item.incident.lat, item.incident.lon, item.incident.lat});
+        m_synced_event = item.event.id;
+      }
+      if (items.size() < k_page) break;
+    }
+    last = m_synced_event;
+  }
+  if (!positions.empty()) {
+    m_feed.publish(last);
+    m_listeners.notify(positions);
+  }
+  return positions.size();
 }
 
 std::vector<storage::IncidentCluster> IncidentService::clusters(

@@ -131,6 +131,19 @@ class Catalog {
   /// Validate one station (kind, position, name); throws Error(invalid_input).
   void validate_station(const StationInput& input) const;
 
+  /// What reload() found changed in the store.
+  struct ReloadResult {
+    std::size_t grids_changed = 0;     ///< added, replaced or removed
+    std::size_t stations_changed = 0;
+  };
+  /// Bring the in-memory catalog up to the store's current content: for
+  /// changes another process committed to the same store (several gridd
+  /// instances on one database). Unchanged grids keep their prepared
+  /// geometries (compared by id and version; stations by value); the
+  /// listeners hear of what changed, so tile caches drop exactly that.
+  /// Serialised with this catalog's own writes.
+  ReloadResult reload();
+
   /// Called after each published change with the lon/lat envelopes of what
   /// changed (before and after), on the writer's thread; keep it quick.
   using ChangeListener =

@@ -158,6 +158,13 @@ class IncidentService {
   std::uint64_t add_change_listener(ChangeListener listener) { return m_listeners.add(std::move(listener)); }
   void remove_change_listener(std::uint64_t token) { m_listeners.remove(token); }
 
+  /// Bring the open-incident index, the live feed and the change listeners
+  /// (tile caches) up to the store's events: for incidents another process
+  /// committed to the same store (several gridd instances on one database).
+  /// Reads the events after the last one seen here, in order; returns how
+  /// many it applied. Safe beside this instance's own writes.
+  std::size_t sync_from_store();
+
   /// Resolve a grid given by id or code in the current snapshot.
   /// @throws Error(not_found, "grid_not_found") naming `field`.
   [[nodiscard]] std::pair<Level, std::int64_t> grid_ref(const std::string& id_or_code, const std::string& field) const;
@@ -173,6 +180,8 @@ class IncidentService {
   /// index sees the committed versions in order (the store writes one at a
   /// time anyway).
   std::mutex m_commit_mutex;
+  /// The last store event sync_from_store() has applied (under m_commit_mutex).
+  std::int64_t m_synced_event = 0;
   CategoryCatalogue m_categories;
   Clock m_clock;
   IncidentOptions m_options;

@@ -387,3 +387,71 @@ TEST(Catalog, OperatorMayConfigureStationKinds) {
 
 }  // namespace
 }  // namespace gridd::service
+
+namespace gridd::service {
+namespace {
+
+// Two catalogs on one store stand for two gridd instances on one database:
+// what one commits, the other's reload() brings into its indexes, keeping
+// the entries that did not change and telling its listeners what did.
+TEST(CatalogReload, BringsInWhatAnotherInstanceCommitted) {
+  test::CatalogFixture f;
+  const auto other = f.reopen();
+  std::vector<spatial::Envelope> heard_grids, heard_stations;
+  other->add_change_listener([&](const auto& g, const auto& s) {
+    heard_grids.insert(heard_grids.end(), g.begin(), g.end());
+    heard_stations.insert(heard_stations.end(), s.begin(), s.end());
+  });
+  EXPECT_EQ(other->reload().grids_changed, 0u);  // nothing yet
+  const auto ids = f.catalog->create_grids(small_city());
+  f.catalog->create_stations({test::station_in("ST1", "grid_station", 116.05, 40.0)});
+  EXPECT_EQ(other->snapshot()->grids().size(), 0u);  // not until it reloads
+
+  auto r = other->reload();
+  EXPECT_EQ(r.grids_changed, 3u);
+  EXPECT_EQ(r.stations_changed, 1u);
+  auto snap = other->snapshot();
+  ASSERT_EQ(snap->grids().size(), 3u);
+  EXPECT_EQ(snap->grid_by_code("110101002")->grid.id, ids[2]);
+  EXPECT_EQ(snap->stations().size(), 1u);
+  EXPECT_EQ(heard_grids.size(), 3u);
+  EXPECT_EQ(heard_stations.size(), 1u);
+
+  // A rename on the first: one grid changes, the others keep their entries.
+  const GridEntry* d_before = snap->grid_by_code("110101");
+  GridInput renamed = grid_in("110101002", Level::street, "110101", 116.1, 39.9, 116.2, 40.1);
+  renamed.grid.name = "renamed elsewhere";
+  f.catalog->update_grid(ids[2], std::move(renamed));
+  heard_grids.clear();
+  r = other->reload();
+  EXPECT_EQ(r.grids_changed, 1u);
+  EXPECT_EQ(r.stations_changed, 0u);
+  snap = other->snapshot();
+  EXPECT_EQ(snap->grid_by_code("110101002")->grid.name, "renamed elsewhere");
+  EXPECT_EQ(snap->grid_by_code("110101002")->grid.version, 2);
+  EXPECT_EQ(snap->grid_by_code("110101"), d_before);  // the same entry, not rebuilt
+  EXPECT_EQ(heard_grids.size(), 2u);  // the old and the new envelope of the one grid
+
+  // A deletion there is a deletion here; a second reload changes nothing.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const std::string before_delete = now_iso8601();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EditOptions leave_a_gap;
+  leave_a_gap.draft = true;
+  f.catalog->delete_grid(ids[2], leave_a_gap);
+  EXPECT_EQ(other->reload().grids_changed, 1u);
+  EXPECT_EQ(other->snapshot()->grid_by_code("110101002"), nullptr);
+  EXPECT_EQ(other->snapshot()->grids().size(), 2u);
+  const auto version = other->snapshot()->version();
+  r = other->reload();
+  EXPECT_EQ(r.grids_changed + r.stations_changed, 0u);
+  EXPECT_EQ(other->snapshot()->version(), version);
+  // Its list of change instants follows too: the past before the deletion
+  // still holds the renamed grid.
+  const auto past = other->snapshot_at(before_delete);
+  ASSERT_NE(past->grid_by_code("110101002"), nullptr);
+  EXPECT_EQ(past->grid_by_code("110101002")->grid.name, "renamed elsewhere");
+}
+
+}  // namespace
+}  // namespace gridd::service

@@ -1168,3 +1168,62 @@ TEST(OpenIncidentIndex, ClustersAgreeWithTheStoreAtEveryClock) {
 
 }  // namespace
 }  // namespace gridd::service
+
+namespace gridd::service {
+namespace {
+
+std::int64_t open_total(const IncidentService& svc) {
+  std::int64_t n = 0;
+  for (const auto c : svc.open_by_colour()) n += c;
+  return n;
+}
+
+// A second service on the same store stands for a second gridd instance on
+// one database: sync_from_store() brings another instance's reports and
+// steps into its open-incident index, wakes its feed and tells its
+// listeners (the tile caches) where incidents changed.
+TEST(IncidentServiceSync, BringsInWhatAnotherInstanceCommitted) {
+  Fixture f;
+  auto other_store = std::make_unique<storage::GpkgStore>(f.dir.file("store.gpkg"));
+  storage::IncidentStore& other_incidents = other_store->incidents();
+  Catalog other_catalog(std::move(other_store));
+  IncidentService other(other_catalog, other_incidents, shipped_categories(), [&f] { return f.now; });
+  std::vector<std::int64_t> woken;
+  other.feed().subscribe([&](std::int64_t last) { woken.push_back(last); });
+  std::vector<spatial::Envelope> heard;
+  other.add_change_listener([&](const auto& positions) { heard.insert(heard.end(), positions.begin(), positions.end()); });
+
+  EXPECT_EQ(other.sync_from_store(), 0u);
+  EXPECT_TRUE(woken.empty());
+  const Incident a = f.report();
+  const Incident b = f.dispatched("exposed_garbage", k_g2_lon, k_g2_lat);
+  EXPECT_EQ(open_total(other), 0);  // not until it syncs
+  EXPECT_EQ(other.sync_from_store(), 4u);  // a's report; b's report, registration, dispatch
+  EXPECT_EQ(open_total(other), 2);
+  ASSERT_EQ(woken.size(), 1u);
+  EXPECT_EQ(woken.back(), f.svc->last_event_id());
+  ASSERT_EQ(heard.size(), 4u);
+  EXPECT_DOUBLE_EQ(heard.back().minx, k_g2_lon);
+  // Clusters answered there now count them, with b's colour.
+  const auto cl = other.clusters({116.0, 39.9, 116.4, 40.1}, 1, 1, f.now);
+  ASSERT_EQ(cl.size(), 1u);
+  EXPECT_EQ(cl[0].count, 2);
+
+  // A's rejection there closes it here; nothing new means nothing to do.
+  f.step(a.id, A::reject);
+  EXPECT_EQ(other.sync_from_store(), 1u);
+  EXPECT_EQ(open_total(other), 1);
+  EXPECT_EQ(other.sync_from_store(), 0u);
+  EXPECT_EQ(woken.size(), 2u);
+  // Its own writes and the other's interleave without losing either.
+  other.report({Fixture::input(k_g1_lon, k_g1_lat)});
+  f.report();
+  other.sync_from_store();
+  f.svc->sync_from_store();
+  EXPECT_EQ(open_total(other), 3);
+  EXPECT_EQ(open_total(*f.svc), 3);
+  (void)b;
+}
+
+}  // namespace
+}  // namespace gridd::service
