@@ -8,6 +8,9 @@ packages=(
   libboost-dev libboost-system-dev
   nlohmann-json3-dev libcli11-dev libprotozero-dev libnanoflann-dev libsqlite3-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # The shared store: libpq to build, PostgreSQL 15 with PostGIS 3 for the
+  # tests (scripts/pg-cluster.sh starts a private cluster) and deployments.
+  libpq-dev postgresql-15 postgresql-15-postgis-3 postgresql-15-postgis-3-scripts
   # scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes, and
   # llvm-symbolizer for readable reports (gcc's sanitizer runtimes come with gcc).
   clang libclang-rt-14-dev llvm

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -20,6 +21,7 @@
 #include "gridd/service/tiles.hpp"
 #include "gridd/service/topology.hpp"
 #include "gridd/service/ogr_io.hpp"
+#include "gridd/storage/pg.hpp"
 #include "gridd/storage/store.hpp"
 
 #ifndef GRIDD_GEODATA_DIR
@@ -170,12 +172,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"viewer", "dispatcher", "planner", "admin"}));
   tok_create->add_option("--scope", tok_scope, "Code of the grid whose subtree the token is limited to");
   tok_create->add_option("--name", tok_name, "Who or what holds the token (shown in the audit log)");
-  tok_create->add_option("--store", tok_store, "GeoPackage file")->capture_default_str();
+  tok_create->add_option("--store", tok_store, "GeoPackage file or postgresql:// URI")->capture_default_str();
   auto* tok_list = tok->add_subcommand("list", "List the tokens (never their secrets)");
-  tok_list->add_option("--store", tok_store, "GeoPackage file")->capture_default_str();
+  tok_list->add_option("--store", tok_store, "GeoPackage file or postgresql:// URI")->capture_default_str();
   auto* tok_revoke = tok->add_subcommand("revoke", "Revoke a token by id");
   tok_revoke->add_option("ID", tok_id, "The token's id (see token list)")->required();
-  tok_revoke->add_option("--store", tok_store, "GeoPackage file")->capture_default_str();
+  tok_revoke->add_option("--store", tok_store, "GeoPackage file or postgresql:// URI")->capture_default_str();
 
   // import -----------------------------------------------------------------
   auto* imp = app.add_subcommand(
@@ -309,6 +311,7 @@ int main(int argc, char** argv) {
       const auto [host, port] = parse_listen(listen);
       auto categories = CategoryCatalogue::load(categories_path);
       auto store = storage::open_store(store_uri);
+      storage::Store& shared_store = *store;
       storage::IncidentStore& incident_store = store->incidents();
       storage::AuthStore& auth_store = store->auth();
       service::Catalog catalog(std::move(store), catalog_options(extra_kinds));
@@ -323,13 +326,28 @@ int main(int argc, char** argv) {
                     << catalog.snapshot()->stations().size() << " stations\n";
         }
       }
+      struct RemoveFile {
+        std::string path;
+        ~RemoveFile() {
+          std::error_code ec;
+          if (!path.empty()) std::filesystem::remove(path, ec);
+        }
+      } temporary_basemap_guard;
+      std::string& temporary_basemap = temporary_basemap_guard.path;
       std::vector<service::RasterSourceConfig> rasters;
       for (const auto& spec : raster_specs) rasters.push_back(service::parse_raster_source(spec));
       if (demo && catalog.snapshot()->grids().size() > 0 &&
           std::none_of(rasters.begin(), rasters.end(), [](const auto& r) { return r.name == "demo"; })) {
         // The demo basemap: drawn by GDAL from the city's own grids, next to the store.
-        const std::filesystem::path store_dir = std::filesystem::absolute(store_uri).parent_path();
-        const std::string basemap = (store_dir / "demo-basemap.tif").string();
+        // Next to a GeoPackage store; for a database, a file of this
+        // process's own in the temp dir, removed when it exits.
+        const bool in_database = storage::pg::is_postgres_uri(store_uri);
+        const std::string basemap =
+            in_database ? (std::filesystem::temp_directory_path() /
+                           ("gridd-demo-basemap-" + std::to_string(::getpid()) + ".tif"))
+                              .string()
+                        : (std::filesystem::absolute(store_uri).parent_path() / "demo-basemap.tif").string();
+        if (in_database) temporary_basemap = basemap;
         if (!std::filesystem::exists(basemap)) {
           service::render_grid_basemap(*catalog.snapshot(), basemap);
           std::cerr << "demo basemap drawn: " << basemap << "\n";
@@ -351,6 +369,22 @@ int main(int argc, char** argv) {
         std::cerr << "road network loaded: " << roads->description() << ", " << roads->node_count() << " nodes, "
                   << roads->edge_count() << " edges, " << static_cast<long long>(roads->total_length_m() / 1000)
                   << " km\n";
+      }
+      // Several instances on one database: what the others commit reaches
+      // this one's indexes, feed and tile caches (the store tells us).
+      struct StopWatching {
+        storage::Store& store;
+        ~StopWatching() { store.stop_watching(); }
+      } stop_watching{shared_store};
+      if (shared_store.watch([&](const storage::ExternalChange& change) {
+            try {
+              if (change.grids || change.stations || change.resync) catalog.reload();
+              if (change.incidents || change.resync) incidents.sync_from_store();
+            } catch (const std::exception& e) {
+              std::cerr << "gridd: bringing in another instance's changes failed: " << e.what() << std::endl;
+            }
+          })) {
+        std::cerr << "following changes of other gridd instances on " << shared_store.describe() << "\n";
       }
       service::AuthOptions auth_options;
       auth_options.anonymous = service::parse_anonymous_access(anonymous);
@@ -377,7 +411,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*tok) {
-      if (tok_store.rfind("postgres", 0) != 0 && !*tok_create && !std::filesystem::exists(tok_store)) {
+      if (!storage::pg::is_postgres_uri(tok_store) && !*tok_create && !std::filesystem::exists(tok_store)) {
         throw_not_found("store_not_found", "no store '" + tok_store + "'", "store");
       }
       auto store = storage::open_store(tok_store);
@@ -503,7 +537,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*chk) {
-      if (chk_store.rfind("postgres", 0) != 0 && !std::filesystem::exists(chk_store)) {
+      if (!storage::pg::is_postgres_uri(chk_store) && !std::filesystem::exists(chk_store)) {
         throw_not_found("store_not_found", "no store '" + chk_store + "'", "store");
       }
       service::Catalog catalog(storage::open_store(chk_store));
@@ -541,7 +575,7 @@ int main(int argc, char** argv) {
       return failing > 0 ? 1 : 0;
     }
     if (*exp) {
-      if (exp_store.rfind("postgres", 0) != 0 && !std::filesystem::exists(exp_store)) {
+      if (!storage::pg::is_postgres_uri(exp_store) && !std::filesystem::exists(exp_store)) {
         throw_not_found("store_not_found", "no store '" + exp_store + "'", "store");
       }
       if (!exp_level.empty()) exp_opts.level = parse_level(exp_level, "level");

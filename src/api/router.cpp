@@ -119,6 +119,8 @@ Response error_to_response(const Error& e, const Request& request) {
     r.body = body.dump();
   }
   if (e.kind() == ErrorKind::unauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"gridd\"");
+  // The store (or a source) is out of reach for now: tell clients when to retry.
+  if (e.kind() == ErrorKind::unavailable) r.headers.emplace_back("Retry-After", "2");
   return r;
 }
 
@@ -252,9 +254,15 @@ Response Router::dispatch(const Request& request, const Route*& matched, std::st
     try {
       m_audit_after(call, res, std::move(before));
     } catch (const std::exception& e) {
-      // An acknowledged write must be in the audit log: fail the answer.
       std::cerr << "request " << request.request_id << ": audit log write failed: " << e.what() << std::endl;
-      return error_response(503, "audit_unavailable", "the write was applied but the audit log could not record it");
+      // A refused write changed nothing: its own answer stands (the store
+      // being out of reach is the likely reason for both).
+      if (res.status >= 400) return res;
+      // An acknowledged write must be in the audit log: fail the answer.
+      Response failed =
+          error_response(503, "audit_unavailable", "the write was applied but the audit log could not record it");
+      failed.headers.emplace_back("Retry-After", "2");
+      return failed;
     }
     return res;
   }

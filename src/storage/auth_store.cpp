@@ -109,7 +109,7 @@ std::string hash_token(std::string_view token) {
   return out;
 }
 
-AuthStore::AuthStore(const std::string& path) {
+GpkgAuthStore::GpkgAuthStore(const std::string& path) {
   const int rc = sqlite3_open_v2(path.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     const std::string msg = m_db ? sqlite3_errmsg(m_db) : "cannot open";
@@ -124,9 +124,9 @@ AuthStore::AuthStore(const std::string& path) {
   exec(m_db, "PRAGMA synchronous=NORMAL");
 }
 
-AuthStore::~AuthStore() { sqlite3_close_v2(m_db); }
+GpkgAuthStore::~GpkgAuthStore() { sqlite3_close_v2(m_db); }
 
-NewToken AuthStore::create_token(Role role, const std::string& scope_code, const std::string& name) {
+NewToken make_token(Role role, const std::string& scope_code, const std::string& name) {
   NewToken t;
   t.secret = generate_token();
   t.record.name = name;
@@ -134,6 +134,11 @@ NewToken AuthStore::create_token(Role role, const std::string& scope_code, const
   t.record.scope_code = scope_code;
   t.record.hash = hash_token(t.secret);
   t.record.created_at = now_iso();
+  return t;
+}
+
+NewToken GpkgAuthStore::create_token(Role role, const std::string& scope_code, const std::string& name) {
+  NewToken t = make_token(role, scope_code, name);
   std::lock_guard lock(m_mutex);
   Stmt s(m_db, "INSERT INTO api_tokens (name, role, scope_code, token_hash, created_at) VALUES (?,?,?,?,?)");
   s.text(1, name).text(2, std::string(to_string(role))).text(3, scope_code, true).text(4, t.record.hash)
@@ -143,7 +148,7 @@ NewToken AuthStore::create_token(Role role, const std::string& scope_code, const
   return t;
 }
 
-std::vector<TokenRecord> AuthStore::tokens() {
+std::vector<TokenRecord> GpkgAuthStore::tokens() {
   std::lock_guard lock(m_mutex);
   Stmt s(m_db, "SELECT id, name, role, scope_code, token_hash, created_at, revoked_at FROM api_tokens ORDER BY id");
   std::vector<TokenRecord> out;
@@ -161,7 +166,7 @@ std::vector<TokenRecord> AuthStore::tokens() {
   return out;
 }
 
-bool AuthStore::revoke_token(std::int64_t id) {
+bool GpkgAuthStore::revoke_token(std::int64_t id) {
   std::lock_guard lock(m_mutex);
   Stmt s(m_db, "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
   s.text(1, now_iso()).integer(2, id);
@@ -169,7 +174,7 @@ bool AuthStore::revoke_token(std::int64_t id) {
   return sqlite3_changes(m_db) > 0;
 }
 
-std::int64_t AuthStore::append_audit(const AuditEntry& e) {
+std::int64_t GpkgAuthStore::append_audit(const AuditEntry& e) {
   std::lock_guard lock(m_mutex);
   Stmt s(m_db,
          "INSERT INTO audit_log (at, principal_id, principal_name, principal_role, method, path, target_kind, "
@@ -182,7 +187,7 @@ std::int64_t AuthStore::append_audit(const AuditEntry& e) {
   return sqlite3_last_insert_rowid(m_db);
 }
 
-std::vector<AuditEntry> AuthStore::audit(std::int64_t after, std::size_t limit) {
+std::vector<AuditEntry> GpkgAuthStore::audit(std::int64_t after, std::size_t limit) {
   std::lock_guard lock(m_mutex);
   Stmt s(m_db,
          "SELECT id, at, principal_id, principal_name, principal_role, method, path, target_kind, target_id, status, "

@@ -410,7 +410,7 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
     throw_invalid("invalid_store", "'" + m_path + "' is not a gridd store (layers grids/stations missing)", "store");
   }
   m_incidents = std::make_unique<GpkgIncidentStore>(m_path, m_mutex);
-  m_auth = std::make_unique<AuthStore>(m_path);
+  m_auth = std::make_unique<GpkgAuthStore>(m_path);
 }
 
 AuthStore& GpkgStore::auth() { return *m_auth; }

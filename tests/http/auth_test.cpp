@@ -70,7 +70,7 @@ std::pair<int, std::string> run_cli(const std::string& args) {
 
 /// `gridd token create ...`; the token is the last line.
 std::string create_token(const std::string& store, const std::string& role, const std::string& extra = {}) {
-  const auto [rc, out] = run_cli("token create --role " + role + " --store " + store + " " + extra);
+  const auto [rc, out] = run_cli("token create --role " + role + " --store '" + backend_store(store) + "'" + " " + extra);
   EXPECT_EQ(rc, 0) << out;
   std::string s = out;
   while (!s.empty() && s.back() == '\n') s.pop_back();
@@ -166,19 +166,19 @@ TEST_F(AuthTest, TokensRolesAndRevocation) {
   EXPECT_EQ(send(port, "POST", "/incidents", dispatcher, incident_body(3).dump()).status, 201);
 
   // the CLI lists without secrets and revokes
-  const auto [rc, listing] = run_cli("token list --store " + store);
+  const auto [rc, listing] = run_cli("token list --store '" + backend_store(store) + "'");
   EXPECT_EQ(rc, 0) << listing;
   EXPECT_NE(listing.find("planner-1"), std::string::npos);
   EXPECT_EQ(listing.find(planner), std::string::npos);
   EXPECT_EQ(listing.find(planner.substr(6, 20)), std::string::npos);
-  const auto [rc2, out2] = run_cli("token revoke 2 --store " + store);
+  const auto [rc2, out2] = run_cli("token revoke 2 --store '" + backend_store(store) + "'");
   EXPECT_EQ(rc2, 0) << out2;
   wait_for_reload();
   expect_error(send(port, "PUT", "/grids/" + std::to_string(ga), planner, edit.dump()), 401, "unauthorized");
   expect_error(send(port, "GET", "/grids", planner), 401, "unauthorized");
-  const auto [rc3, out3] = run_cli("token revoke 2 --store " + store);
+  const auto [rc3, out3] = run_cli("token revoke 2 --store '" + backend_store(store) + "'");
   EXPECT_NE(rc3, 0) << out3;
-  const auto [rc4, out4] = run_cli("token create --role root --store " + store);
+  const auto [rc4, out4] = run_cli("token create --role root --store '" + backend_store(store) + "'");
   EXPECT_NE(rc4, 0) << out4;
 }
 
@@ -241,7 +241,7 @@ TEST_F(AuthTest, CommunityScopedDispatcher) {
   const std::int64_t in_b = report(port, 3);  // community CB
   const std::string scoped = create_token(store, "dispatcher", "--scope CA --name ca-dispatcher");
   const std::string planner_a = create_token(store, "planner", "--scope CA");
-  const auto [rc, out] = run_cli("token create --role dispatcher --scope NOPE --store " + store);
+  const auto [rc, out] = run_cli("token create --role dispatcher --scope NOPE --store '" + backend_store(store) + "'");
   EXPECT_NE(rc, 0) << out;
   wait_for_reload();
   const Json list = body_json(send(port, "GET", "/incidents", scoped));

@@ -144,8 +144,10 @@ TEST(CrashUnderLoad, EveryAcknowledgedWriteSurvivesKill9InTheMiddleOfALoad) {
   ASSERT_FALSE(acked.stations.empty());
   ASSERT_FALSE(acked.grid_name.empty());
 
-  // SQLite's own check of the file as the crash left it (the WAL is replayed on open).
-  {
+  // SQLite's own check of the file as the crash left it (the WAL is replayed
+  // on open). On PostgreSQL the server keeps its own integrity: the restart
+  // below finding every acknowledged write is the check.
+  if (!on_postgis()) {
     GDALAllRegister();
     GDALDatasetUniquePtr ds(GDALDataset::Open(store.c_str(), GDAL_OF_VECTOR | GDAL_OF_UPDATE));
     ASSERT_TRUE(ds);

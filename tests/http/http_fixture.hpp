@@ -26,7 +26,34 @@
 #include <unistd.h>
 #include <vector>
 
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "common/pg_test_db.hpp"
+
 namespace gridd::http_test {
+
+/// The store backend the suite runs against: "gpkg" (the default) or
+/// "postgis" ($GRIDD_TEST_BACKEND; CTest runs the whole suite both ways).
+inline bool on_postgis() {
+  const char* env = std::getenv("GRIDD_TEST_BACKEND");
+  return env && std::string(env) == "postgis";
+}
+
+/// The store a test names by a GeoPackage path, on the backend under test:
+/// the path itself, or (on PostGIS) a fresh database of the test cluster,
+/// the same one for the same path within the test (so restarts find their
+/// data); the databases are dropped when the test process ends.
+inline std::string backend_store(const std::string& path) {
+  if (!on_postgis() || path.size() < 5 || path.compare(path.size() - 5, 5, ".gpkg") != 0) return path;
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<test::PgDatabase>> databases;
+  std::lock_guard lock(mutex);
+  auto& db = databases[path];
+  if (!db) db = std::make_unique<test::PgDatabase>();
+  return db->uri();
+}
 
 /// The gridd binary the tests run: $GRIDD_BINARY when set (scripts/sanitize.sh
 /// points it at a sanitized build of the server), else the one built here.
@@ -199,7 +226,7 @@ class ServerProcess {
   void start(const std::string& store, std::vector<std::string> extra) {
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    std::vector<std::string> args = {gridd_binary(), "serve", "--store", store, "--listen", "127.0.0.1:0",
+    std::vector<std::string> args = {gridd_binary(), "serve", "--store", backend_store(store), "--listen", "127.0.0.1:0",
                                      "--geodata", GRIDD_GEODATA_DIR};
     for (auto& a : extra) args.push_back(std::move(a));
     m_pid = fork();

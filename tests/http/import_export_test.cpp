@@ -39,7 +39,11 @@ std::string quoted(const std::string& s) {
 /// Run `gridd ARGS...` and collect its exit code and output.
 CliResult gridd(const std::vector<std::string>& args) {
   std::string cmd = quoted(gridd_binary());
-  for (const auto& a : args) cmd += " " + quoted(a);
+  bool store_next = false;
+  for (const auto& a : args) {
+    cmd += " " + quoted(store_next ? backend_store(a) : a);
+    store_next = a == "--store";
+  }
   cmd += " 2>&1 </dev/null";
   CliResult r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -71,7 +75,7 @@ std::string trimmed(std::string s) {
 
 /// The grids of a store as gridd reads it (after the CLI has exited).
 std::shared_ptr<const service::Snapshot> store_snapshot(const std::string& store) {
-  service::Catalog catalog(storage::open_store(store));
+  service::Catalog catalog(storage::open_store(backend_store(store)));
   return catalog.snapshot();
 }
 
@@ -360,10 +364,12 @@ TEST(ImportExportCli, ExportsEveryFormatSubtreesAndRefusesToOverwrite) {
   r = gridd({"export", "grids", "--store", store, "-o", dir.file("x.gpkg"), "--root", "NOPE"});
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("grid_not_found"), std::string::npos) << r.output;
-  r = gridd({"export", "grids", "--store", dir.file("absent.gpkg"), "-o", dir.file("x.gpkg")});
-  EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_NE(r.output.find("store_not_found"), std::string::npos) << r.output;
-  EXPECT_FALSE(std::filesystem::exists(dir.file("absent.gpkg")));
+  if (!on_postgis()) {  // a GeoPackage that does not exist is not created by an export
+    r = gridd({"export", "grids", "--store", dir.file("absent.gpkg"), "-o", dir.file("x.gpkg")});
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("store_not_found"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("absent.gpkg")));
+  }
   r = gridd({"export", "grids", "--store", store, "-o", dir.file("x.kml"), "--crs", "EPSG:4527"});
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("crs_not_applicable"), std::string::npos) << r.output;

@@ -71,7 +71,7 @@ TEST_F(PlanningTest, CheckReportsTheDefectsOfASubtree) {
   }
   // The command line says the same and fails, for a planner's scripts.
   const std::string out = dir.file("check.txt");
-  const std::string cmd = gridd_binary() + " check --store " + dir.file("plan.gpkg") +
+  const std::string cmd = gridd_binary() + " check --store '" + backend_store(dir.file("plan.gpkg")) + "'" +
                           " --root 370811001 > " + out + " 2>&1";
   const int status = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(status));
@@ -81,7 +81,7 @@ TEST_F(PlanningTest, CheckReportsTheDefectsOfASubtree) {
   EXPECT_NE(text.find("overlap"), std::string::npos) << text;
   EXPECT_NE(text.find("370811001002,370811001003"), std::string::npos) << text;
   EXPECT_NE(text.find("checked 4 grids under 370811001"), std::string::npos) << text;
-  const int clean = std::system((gridd_binary() + " check --store " + dir.file("plan.gpkg") +
+  const int clean = std::system((gridd_binary() + " check --store '" + backend_store(dir.file("plan.gpkg")) + "'" +
                                  " --root 370811001001 > /dev/null 2>&1").c_str());
   EXPECT_EQ(WEXITSTATUS(clean), 0);
   expect_error(client->get("/grids/check?root=nope"), 404, "grid_not_found", "root");

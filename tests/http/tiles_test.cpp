@@ -239,10 +239,24 @@ TEST(RasterTiles, TheDemoBasemapIsDrawnFromTheGridsAndListed) {
   EXPECT_EQ(alpha_counts(inside).second, 256u * 256u) << "the district centre is land";
   const Image outside = decode(c.get(tile_path("demo", tile_of(100.0, 30.0, 12), "png")).body, "png");
   EXPECT_EQ(alpha_counts(outside).first, 256u * 256u);
-  // The basemap file has overviews (gridd builds them).
-  GDALDatasetUniquePtr ds(GDALDataset::Open(dir.file("demo-basemap.tif").c_str(), GDAL_OF_RASTER));
-  ASSERT_TRUE(ds);
-  EXPECT_GE(ds->GetRasterBand(1)->GetOverviewCount(), 3);
+  // The basemap file has overviews (gridd builds them). It lies next to a
+  // GeoPackage store; for a database, in the temp dir under its own name.
+  // GeoPackage store; for a database, in the temp dir under the server's pid
+  // (and removed when it stops).
+  const std::string basemap =
+      on_postgis() ? (std::filesystem::temp_directory_path() /
+                      ("gridd-demo-basemap-" + std::to_string(server.pid()) + ".tif"))
+                         .string()
+                   : dir.file("demo-basemap.tif");
+  {
+    GDALDatasetUniquePtr ds(GDALDataset::Open(basemap.c_str(), GDAL_OF_RASTER));
+    ASSERT_TRUE(ds) << basemap;
+    EXPECT_GE(ds->GetRasterBand(1)->GetOverviewCount(), 3);
+  }
+  if (on_postgis()) {
+    server.stop();
+    EXPECT_FALSE(std::filesystem::exists(basemap)) << "a stopped gridd leaves its temporary basemap behind";
+  }
 }
 
 TEST(RasterTiles, BrokenSourcesAreUnhealthyAnd503WhileTheOthersKeepServing) {
@@ -382,7 +396,7 @@ TEST(RasterTiles, SeedFillsTheDiskCacheThatServeThenReads) {
   TempDir dir;
   const std::string elev = raster_file("elev.tif");
   const std::string cache = dir.file("tilecache");
-  const std::string cmd = gridd_binary() + " seed --store '" + dir.file("s.gpkg") + "' --raster 'elev=" +
+  const std::string cmd = gridd_binary() + " seed --store '" + backend_store(dir.file("s.gpkg")) + "' --raster 'elev=" +
                           elev + "' --source elev --zoom 5-8 --tile-cache-dir '" + cache + "' > '" +
                           dir.file("seed.log") + "' 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(dir.file("seed.log"));

@@ -59,25 +59,41 @@ std::string generate_token();
 /// Lower-case hex SHA-256 of `token` (OpenSSL EVP).
 std::string hash_token(std::string_view token);
 
+/// Tokens and the audit log, whichever store keeps them. Thread-safe.
 class AuthStore {
  public:
-  /// Open the tables of the GeoPackage at `path` (which must have them).
-  explicit AuthStore(const std::string& path);
-  ~AuthStore();
-  AuthStore(const AuthStore&) = delete;
-  AuthStore& operator=(const AuthStore&) = delete;
+  virtual ~AuthStore() = default;
 
   /// Create a token. @throws Error(invalid_input) for an empty role name.
-  NewToken create_token(Role role, const std::string& scope_code, const std::string& name);
+  virtual NewToken create_token(Role role, const std::string& scope_code, const std::string& name) = 0;
   /// Every token (live and revoked), by id.
-  std::vector<TokenRecord> tokens();
+  virtual std::vector<TokenRecord> tokens() = 0;
   /// Revoke token `id`; false when there is no such live token.
-  bool revoke_token(std::int64_t id);
+  virtual bool revoke_token(std::int64_t id) = 0;
 
   /// Append an entry (durable when this returns); returns its id.
-  std::int64_t append_audit(const AuditEntry& entry);
+  virtual std::int64_t append_audit(const AuditEntry& entry) = 0;
   /// Entries with id > `after`, oldest first, at most `limit`.
-  std::vector<AuditEntry> audit(std::int64_t after, std::size_t limit);
+  virtual std::vector<AuditEntry> audit(std::int64_t after, std::size_t limit) = 0;
+};
+
+/// A new token record (secret, hash, creation time) before it is stored.
+NewToken make_token(Role role, const std::string& scope_code, const std::string& name);
+
+/// The tables in the embedded GeoPackage.
+class GpkgAuthStore final : public AuthStore {
+ public:
+  /// Open the tables of the GeoPackage at `path` (which must have them).
+  explicit GpkgAuthStore(const std::string& path);
+  ~GpkgAuthStore() override;
+  GpkgAuthStore(const GpkgAuthStore&) = delete;
+  GpkgAuthStore& operator=(const GpkgAuthStore&) = delete;
+
+  NewToken create_token(Role role, const std::string& scope_code, const std::string& name) override;
+  std::vector<TokenRecord> tokens() override;
+  bool revoke_token(std::int64_t id) override;
+  std::int64_t append_audit(const AuditEntry& entry) override;
+  std::vector<AuditEntry> audit(std::int64_t after, std::size_t limit) override;
 
  private:
   std::mutex m_mutex;

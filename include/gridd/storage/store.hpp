@@ -6,6 +6,7 @@
 /// as the file system honours fsync).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,16 @@ struct ChangeResult {
   std::vector<std::int64_t> station_ids;
 };
 
+/// What other processes sharing the store have committed (see Store::watch).
+struct ExternalChange {
+  bool grids = false;
+  bool stations = false;
+  bool incidents = false;
+  /// Notifications may have been missed (the connection to the store was
+  /// lost and is back): bring in everything.
+  bool resync = false;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -73,12 +84,23 @@ class Store {
   /// API tokens and the audit log kept in the same store (owned by it).
   virtual AuthStore& auth() = 0;
 
+  /// Call `on_change` (from a thread of the store's) whenever another
+  /// process commits a change to this store, until the store is destroyed.
+  /// False when the store has no such notifications (a GeoPackage serves one
+  /// process).
+  virtual bool watch(std::function<void(const ExternalChange&)> on_change) {
+    (void)on_change;
+    return false;
+  }
+  /// Stop calling the watch() callback; returns once no call is running.
+  virtual void stop_watching() {}
+
   /// A human description ("GeoPackage /var/lib/gridd/city.gpkg").
   [[nodiscard]] virtual std::string describe() const = 0;
 };
 
 /// Open the store named by `uri`: a file path (GeoPackage, created when
-/// missing) or, later, a postgresql:// URI.
+/// missing) or a postgresql:// (or PG:) URI of a PostGIS database.
 /// @throws Error(invalid_input) for an unsupported URI.
 std::unique_ptr<Store> open_store(const std::string& uri);
 

@@ -1,14 +1,26 @@
-// Unit tests for gridd/storage: the GeoPackage store.
+// Unit tests for gridd/storage: the store contract (grids, stations, their
+// history) on both backends, the GeoPackage file itself, PostgreSQL/PostGIS
+// specifics (migrations, change notifications, an outage).
 #include <gtest/gtest.h>
 
 #include <gdal_priv.h>
 #include <ogrsf_frmts.h>
 
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
 #include <filesystem>
+#include <map>
 
 #include "gridd/spatial/geojson.hpp"
 #include "gridd/storage/gpkg_store.hpp"
+#include "gridd/storage/pg_schema.hpp"
+#include "gridd/storage/pg_store.hpp"
 #include "gridd/storage/store.hpp"
+#include "common/pg_test_db.hpp"
 #include "unit/test_util.hpp"
 
 namespace gridd::storage {
@@ -93,12 +105,32 @@ TEST(GpkgStore, CreatesAGeoPackageThatGisToolsOpen) {
   }
 }
 
-TEST(GpkgStore, InsertUpdateDeletePersistAcrossInstances) {
+/// The store tests that hold for every backend run on each: "gpkg" (a file
+/// in a temp dir) and "postgis" (a fresh database of the test cluster).
+/// open(path) opens the same store again for the same path.
+class StoreBackends : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::unique_ptr<Store> open(const std::string& path) {
+    if (GetParam() == "gpkg") return std::make_unique<GpkgStore>(path);
+    auto& db = m_databases[path];
+    if (!db) db = std::make_unique<test::PgDatabase>();
+    return std::make_unique<PgStore>(db->uri());
+  }
+
+ private:
+  std::map<std::string, std::unique_ptr<test::PgDatabase>> m_databases;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreBackends, ::testing::Values("gpkg", "postgis"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(StoreBackends, InsertUpdateDeletePersistAcrossInstances) {
   TempDir dir;
   const std::string path = dir.file("s.gpkg");
   std::int64_t g1 = 0, g2 = 0, s1 = 0, s2 = 0;
   {
-    GpkgStore store(path);
+    auto store_owned = open(path);
+    Store& store = *store_owned;
     ChangeSet c;
     c.grid_inserts = {make_grid("110101", Level::district, "", 116.0, 39.0),
                       make_grid("110101001", Level::street, "110101", 116.0, 39.0)};
@@ -113,7 +145,8 @@ TEST(GpkgStore, InsertUpdateDeletePersistAcrossInstances) {
     EXPECT_NE(s1, s2);
   }
   {
-    GpkgStore store(path);
+    auto store_owned = open(path);
+    Store& store = *store_owned;
     const auto grids = store.load_grids();
     ASSERT_EQ(grids.size(), 2u);
     const Grid* d = find_code(grids, "110101");
@@ -168,7 +201,8 @@ TEST(GpkgStore, InsertUpdateDeletePersistAcrossInstances) {
     EXPECT_TRUE(r.grid_ids.empty());
   }
   {
-    GpkgStore store(path);
+    auto store_owned = open(path);
+    Store& store = *store_owned;
     const auto grids = store.load_grids();
     ASSERT_EQ(grids.size(), 1u);
     EXPECT_EQ(grids[0].id, g2);
@@ -185,11 +219,12 @@ TEST(GpkgStore, InsertUpdateDeletePersistAcrossInstances) {
   }
 }
 
-TEST(GpkgStore, BatchIsAllOrNothingOnDuplicateCode) {
+TEST_P(StoreBackends, BatchIsAllOrNothingOnDuplicateCode) {
   TempDir dir;
   const std::string path = dir.file("s.gpkg");
   {
-    GpkgStore store(path);
+    auto store_owned = open(path);
+    Store& store = *store_owned;
     ChangeSet seed;
     seed.grid_inserts = {make_grid("A", Level::district, "", 116, 39)};
     store.apply(seed);
@@ -199,7 +234,9 @@ TEST(GpkgStore, BatchIsAllOrNothingOnDuplicateCode) {
                       make_grid("C", Level::district, "", 119, 39)};
     c.station_inserts = {make_station("S", "grid_station", 116, 39)};
     const std::string msg = expect_error([&] { store.apply(c); }, ErrorKind::conflict, "duplicate_code", "code");
-    EXPECT_NE(msg.find("UNIQUE"), std::string::npos) << msg;
+    std::string lower = msg;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    EXPECT_NE(lower.find("unique"), std::string::npos) << msg;
     // Nothing of the batch, in this instance ...
     const auto grids = store.load_grids();
     ASSERT_EQ(grids.size(), 1u);
@@ -210,7 +247,8 @@ TEST(GpkgStore, BatchIsAllOrNothingOnDuplicateCode) {
     ok.grid_inserts = {make_grid("D", Level::district, "", 120, 39)};
     EXPECT_EQ(store.apply(ok).grid_ids.size(), 1u);
   }
-  GpkgStore reopened(path);
+  auto reopened_owned = open(path);
+  Store& reopened = *reopened_owned;
   const auto grids = reopened.load_grids();
   ASSERT_EQ(grids.size(), 2u);
   EXPECT_NE(find_code(grids, "A"), nullptr);
@@ -218,9 +256,10 @@ TEST(GpkgStore, BatchIsAllOrNothingOnDuplicateCode) {
   EXPECT_EQ(find_code(grids, "B"), nullptr);
 }
 
-TEST(GpkgStore, StationCodesAreUniqueOnlyWhenSet) {
+TEST_P(StoreBackends, StationCodesAreUniqueOnlyWhenSet) {
   TempDir dir;
-  GpkgStore store(dir.file("s.gpkg"));
+  auto store_owned = open(dir.file("s.gpkg"));
+  Store& store = *store_owned;
   ChangeSet c;
   c.station_inserts = {make_station("", "grid_station", 116, 39), make_station("", "grid_station", 116.1, 39)};
   EXPECT_EQ(store.apply(c).station_ids.size(), 2u);
@@ -230,9 +269,10 @@ TEST(GpkgStore, StationCodesAreUniqueOnlyWhenSet) {
   EXPECT_EQ(store.load_stations().size(), 2u);
 }
 
-TEST(GpkgStore, UpdateOrDeleteOfMissingIdIsNotFoundAndRollsBack) {
+TEST_P(StoreBackends, UpdateOrDeleteOfMissingIdIsNotFoundAndRollsBack) {
   TempDir dir;
-  GpkgStore store(dir.file("s.gpkg"));
+  auto store_owned = open(dir.file("s.gpkg"));
+  Store& store = *store_owned;
   ChangeSet seed;
   seed.grid_inserts = {make_grid("A", Level::district, "", 116, 39)};
   seed.station_inserts = {make_station("S", "grid_station", 116, 39)};
@@ -271,9 +311,10 @@ TEST(GpkgStore, UpdateOrDeleteOfMissingIdIsNotFoundAndRollsBack) {
   EXPECT_EQ(grids[0].name, make_grid("A", Level::district, "", 0, 0).name);
 }
 
-TEST(GpkgStore, EmptyChangeSetIsANoOp) {
+TEST_P(StoreBackends, EmptyChangeSetIsANoOp) {
   TempDir dir;
-  GpkgStore store(dir.file("s.gpkg"));
+  auto store_owned = open(dir.file("s.gpkg"));
+  Store& store = *store_owned;
   const ChangeResult r = store.apply(ChangeSet{});
   EXPECT_TRUE(r.grid_ids.empty());
   EXPECT_TRUE(r.station_ids.empty());
@@ -307,14 +348,265 @@ TEST(GpkgStore, RejectsFilesThatAreNotGriddGeoPackages) {
 
 TEST(OpenStore, RoutesUrisAndRejectsUnsupportedOnes) {
   expect_error([] { (void)open_store(""); }, ErrorKind::invalid_input, "invalid_store", "store");
-  expect_error([] { (void)open_store("postgresql://u@h/db"); }, ErrorKind::invalid_input, "unsupported_store",
-               "store");
-  expect_error([] { (void)open_store("PG:dbname=x"); }, ErrorKind::invalid_input, "unsupported_store");
+  // A PostgreSQL URI goes to PostgreSQL: nothing listens on port 1, so the
+  // store is unavailable (HTTP 503), not a bad request.
+  const std::string msg = expect_error([] { (void)open_store("postgresql://gridd@127.0.0.1:1/nowhere"); },
+                                       ErrorKind::unavailable, "store_unavailable");
+  EXPECT_NE(msg.find("cannot connect"), std::string::npos) << msg;
+  expect_error([] { (void)open_store("PG:host=127.0.0.1 port=1 dbname=x"); }, ErrorKind::unavailable,
+               "store_unavailable");
   TempDir dir;
   const auto store = open_store(dir.file("x.gpkg"));
   ASSERT_TRUE(store);
   EXPECT_EQ(store->describe(), "GeoPackage " + dir.file("x.gpkg"));
 }
 
+TEST_P(StoreBackends, HistoryTimeTravelAndRestore) {
+  TempDir dir;
+  auto owned = open(dir.file("s.gpkg"));
+  Store& store = *owned;
+  ChangeSet c1;
+  c1.at = "2026-03-01T00:00:00.000Z";
+  c1.editor = "alice";
+  c1.grid_inserts = {make_grid("A", Level::district, "", 116, 39)};
+  const std::int64_t id = store.apply(c1).grid_ids.at(0);
+  Grid g = store.load_grids().at(0);
+  g.name = "A renamed";
+  g.version = 2;
+  ChangeSet c2;
+  c2.at = "2026-04-01T00:00:00.000Z";
+  c2.editor = "bob";
+  c2.reason = "street merger";
+  c2.grid_updates = {g};
+  store.apply(c2);
+  ChangeSet c3;
+  c3.at = "2026-05-01T00:00:00.000Z";
+  c3.grid_deletes = {id};
+  store.apply(c3);
+  EXPECT_TRUE(store.load_grids().empty());
+
+  const auto history = store.grid_history(id);
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[0].operation, "create");
+  EXPECT_EQ(history[0].editor, "alice");
+  EXPECT_EQ(history[0].valid_from, "2026-03-01T00:00:00.000Z");
+  EXPECT_EQ(history[0].valid_to, "2026-04-01T00:00:00.000Z");
+  EXPECT_EQ(history[1].operation, "update");
+  EXPECT_EQ(history[1].reason, "street merger");
+  EXPECT_EQ(history[1].grid.name, "A renamed");
+  EXPECT_EQ(history[1].valid_to, "2026-05-01T00:00:00.000Z");
+  EXPECT_EQ(history[2].operation, "delete");
+  EXPECT_EQ(history[2].grid.version, 3);
+  EXPECT_TRUE(history[2].grid.wkb.empty());
+  EXPECT_TRUE(store.grid_history(id + 1000).empty());
+
+  auto at = [&](const char* t) { return store.load_grids_at(t); };
+  EXPECT_TRUE(at("2026-02-01T00:00:00.000Z").empty());
+  ASSERT_EQ(at("2026-03-15T00:00:00.000Z").size(), 1u);
+  EXPECT_EQ(at("2026-03-15T00:00:00.000Z")[0].name, make_grid("A", Level::district, "", 0, 0).name);
+  ASSERT_EQ(at("2026-04-01T00:00:00.000Z").size(), 1u);
+  EXPECT_EQ(at("2026-04-01T00:00:00.000Z")[0].name, "A renamed");
+  EXPECT_EQ(at("2026-04-01T00:00:00.000Z")[0].id, id);
+  EXPECT_TRUE(at("2026-06-01T00:00:00.000Z").empty());
+  const std::vector<std::string> times = {"2026-03-01T00:00:00.000Z", "2026-04-01T00:00:00.000Z",
+                                          "2026-05-01T00:00:00.000Z"};
+  EXPECT_EQ(store.grid_change_times(), times);
+
+  // Restore under the same id.
+  Grid back = history[1].grid;
+  back.id = id;
+  back.version = 4;
+  ChangeSet c4;
+  c4.at = "2026-06-01T00:00:00.000Z";
+  c4.grid_inserts = {back};
+  EXPECT_EQ(store.apply(c4).grid_ids.at(0), id);
+  ASSERT_EQ(store.load_grids().size(), 1u);
+  EXPECT_EQ(store.load_grids()[0].name, "A renamed");
+  EXPECT_EQ(store.grid_history(id).back().operation, "restore");
+}
+
+TEST_P(StoreBackends, TokensAndTheAuditLog) {
+  TempDir dir;
+  auto owned = open(dir.file("s.gpkg"));
+  AuthStore& auth = owned->auth();
+  const NewToken t = auth.create_token(Role::dispatcher, "370811001", "desk 1");
+  EXPECT_EQ(t.record.hash, hash_token(t.secret));
+  const NewToken u = auth.create_token(Role::viewer, "", "wall");
+  auto all = auth.tokens();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id, t.record.id);
+  EXPECT_EQ(all[0].role, Role::dispatcher);
+  EXPECT_EQ(all[0].scope_code, "370811001");
+  EXPECT_EQ(all[1].scope_code, "");
+  EXPECT_TRUE(auth.revoke_token(u.record.id));
+  EXPECT_FALSE(auth.revoke_token(u.record.id));
+  EXPECT_FALSE(auth.tokens()[1].live());
+
+  AuditEntry e;
+  e.principal_id = t.record.id;
+  e.principal_name = "desk 1";
+  e.principal_role = "dispatcher";
+  e.method = "PUT";
+  e.path = "/grids/7";
+  e.target_kind = "grid";
+  e.target_id = "7";
+  e.status = 200;
+  e.before = R"({"name":"old"})";
+  e.after = R"({"name":"new"})";
+  e.request_id = "r-1";
+  const auto first = auth.append_audit(e);
+  e.before.clear();
+  const auto second = auth.append_audit(e);
+  EXPECT_GT(second, first);
+  const auto log = auth.audit(0, 10);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(Json::parse(log[0].before), Json::parse(R"({"name":"old"})"));
+  EXPECT_EQ(Json::parse(log[0].after), Json::parse(R"({"name":"new"})"));
+  EXPECT_EQ(log[0].method, "PUT");
+  EXPECT_EQ(log[0].status, 200);
+  EXPECT_EQ(log[0].request_id, "r-1");
+  EXPECT_EQ(log[1].before, "");
+  EXPECT_EQ(auth.audit(first, 10).size(), 1u);
+}
+
+// --- PostgreSQL/PostGIS only ---------------------------------------------------
+
+/// Count the rows of a query in `uri`'s database.
+std::int64_t scalar(const std::string& uri, const std::string& sql) {
+  pg::Connection c(uri);
+  return c.query(sql).i64(0, 0);
+}
+
+TEST(PgStore, MigratesOnceRecordsTheVersionAndRefusesANewerSchema) {
+  test::PgDatabase db;
+  { PgStore a(db.uri()); }
+  { PgStore b(db.uri()); }  // a second start runs nothing again
+  EXPECT_EQ(scalar(db.uri(), "SELECT count(*) FROM gridd_schema_migrations"),
+            static_cast<std::int64_t>(pg::migrations().size()));
+  EXPECT_EQ(scalar(db.uri(), "SELECT max(version) FROM gridd_schema_migrations"), pg::migrations().back().version);
+  // GiST indexes on every geometry.
+  EXPECT_GE(scalar(db.uri(), "SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%USING gist%'"), 4);
+  {
+    pg::Connection c(db.uri());
+    c.exec("INSERT INTO gridd_schema_migrations (version, description) VALUES (999, 'from the future')");
+  }
+  const std::string msg = expect_error([&] { PgStore s(db.uri()); }, ErrorKind::invalid_input, "invalid_store");
+  EXPECT_NE(msg.find("newer"), std::string::npos) << msg;
+}
+
+TEST(PgStore, CreatesPostGisWhenMissingAndDescribesItselfWithoutThePassword) {
+  test::PgDatabase db;
+  {
+    pg::Connection c(db.uri());
+    c.exec("DROP EXTENSION postgis");
+  }
+  PgStore store(db.uri());
+  EXPECT_EQ(scalar(db.uri(), "SELECT count(*) FROM pg_extension WHERE extname = 'postgis'"), 1);
+  EXPECT_EQ(store.describe().rfind("PostgreSQL postgresql://", 0), 0u) << store.describe();
+  EXPECT_EQ(pg::redacted("postgresql://u:secret@h:5432/db"), "postgresql://u:***@h:5432/db");
+  EXPECT_EQ(pg::redacted("PG:host=h password=secret dbname=x"), "PG:host=h password=*** dbname=x");
+}
+
+TEST(PgStore, AConcurrentDuplicateCodeFromAnotherInstanceIsAConflict) {
+  test::PgDatabase db;
+  PgStore a(db.uri()), b(db.uri());
+  ChangeSet c;
+  c.grid_inserts = {make_grid("X1", Level::district, "", 116, 39)};
+  a.apply(c);
+  expect_error([&] { b.apply(c); }, ErrorKind::conflict, "duplicate_code", "code");
+  EXPECT_EQ(b.load_grids().size(), 1u);
+}
+
+/// Collects watch() callbacks.
+struct Heard {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<ExternalChange> changes;
+  void operator()(const ExternalChange& c) {
+    std::lock_guard lock(mutex);
+    changes.push_back(c);
+    cv.notify_all();
+  }
+  /// Wait until `pred` holds for some change heard (at most `ms`).
+  template <class Pred>
+  bool wait_for(Pred pred, int ms = 5000) {
+    std::unique_lock lock(mutex);
+    return cv.wait_for(lock, std::chrono::milliseconds(ms), [&] {
+      for (const auto& c : changes) {
+        if (pred(c)) return true;
+      }
+      return false;
+    });
+  }
+  void clear() {
+    std::lock_guard lock(mutex);
+    changes.clear();
+  }
+};
+
+TEST(PgStore, WatchHearsWhatOtherInstancesCommitButNotItsOwnWrites) {
+  test::PgDatabase db;
+  PgStore a(db.uri()), b(db.uri());
+  auto heard = std::make_shared<Heard>();
+  ASSERT_TRUE(b.watch([heard](const ExternalChange& c) { (*heard)(c); }));
+  // Listening starts with a resync (what came before was announced to no one).
+  ASSERT_TRUE(heard->wait_for([](const ExternalChange& c) { return c.resync; }));
+  heard->clear();
+  ChangeSet grids;
+  grids.grid_inserts = {make_grid("W1", Level::district, "", 116, 39)};
+  const auto t0 = std::chrono::steady_clock::now();
+  a.apply(grids);
+  ASSERT_TRUE(heard->wait_for([](const ExternalChange& c) { return c.grids && !c.stations; }));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  ChangeSet stations;
+  stations.station_inserts = {make_station("S1", "grid_station", 116, 39)};
+  a.apply(stations);
+  ASSERT_TRUE(heard->wait_for([](const ExternalChange& c) { return c.stations; }));
+  heard->clear();
+  // b's own write is not announced back to b.
+  ChangeSet own;
+  own.grid_inserts = {make_grid("W2", Level::district, "", 117, 39)};
+  b.apply(own);
+  EXPECT_FALSE(heard->wait_for([](const ExternalChange& c) { return c.grids; }, 500));
+  // A failed (rolled back) write announces nothing either.
+  ChangeSet dup;
+  dup.grid_inserts = {make_grid("W1", Level::district, "", 118, 39)};
+  EXPECT_THROW(a.apply(dup), Error);
+  EXPECT_FALSE(heard->wait_for([](const ExternalChange& c) { return c.grids; }, 500));
+  b.stop_watching();
+}
+
+TEST(PgStore, AnOutageFailsWritesAsUnavailableLosesNothingAndHealsByItself) {
+  test::PgCluster cluster;
+  const std::string uri = cluster.database("outage");
+  PgStore store(uri);
+  auto heard = std::make_shared<Heard>();
+  ASSERT_TRUE(store.watch([heard](const ExternalChange& c) { (*heard)(c); }));
+  ASSERT_TRUE(heard->wait_for([](const ExternalChange& c) { return c.resync; }));
+  heard->clear();
+  ChangeSet before;
+  before.grid_inserts = {make_grid("O1", Level::district, "", 116, 39)};
+  store.apply(before);
+
+  cluster.halt();
+  ChangeSet during;
+  during.grid_inserts = {make_grid("O2", Level::district, "", 117, 39)};
+  expect_error([&] { store.apply(during); }, ErrorKind::unavailable, "store_unavailable");
+  expect_error([&] { (void)store.load_grids(); }, ErrorKind::unavailable, "store_unavailable");
+  expect_error([&] { (void)store.incidents().last_event_id(); }, ErrorKind::unavailable, "store_unavailable");
+
+  cluster.resume();
+  // Back without a restart: the listener reconnects and asks for a resync,
+  // and the next write goes through on a fresh connection.
+  EXPECT_TRUE(heard->wait_for([](const ExternalChange& c) { return c.resync; }, 15000));
+  ChangeSet after;
+  after.grid_inserts = {make_grid("O3", Level::district, "", 118, 39)};
+  store.apply(after);
+  const auto grids = store.load_grids();
+  ASSERT_EQ(grids.size(), 2u);
+  EXPECT_NE(find_code(grids, "O1"), nullptr);
+  EXPECT_EQ(find_code(grids, "O2"), nullptr);  // refused, so not written
+  EXPECT_NE(find_code(grids, "O3"), nullptr);
+}
 }  // namespace
 }  // namespace gridd::storage
