@@ -26,6 +26,7 @@ command -v wrk >/dev/null || { [[ $(id -u) -eq 0 ]] && DEBIAN_FRONTEND=nonintera
 command -v wrk >/dev/null || die "wrk is missing (apt-get install wrk)"
 
 TMP=$(mktemp -d /tmp/gridd-multi-XXXXXX)
+chmod 755 "$TMP"  # the PostgreSQL server (user postgres) works in $TMP/pg
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -77,7 +78,7 @@ request = function()
   local lon = $MINX + math.random() * ($MAXX - $MINX)
   local lat = $MINY + math.random() * ($MAXY - $MINY)
   local body = string.format('{"category":"property_dispute","description":"bench","lon":%.6f,"lat":%.6f,"crs":"gcj02"}', lon, lat)
-  return wrk.format(nil, nil, nil, body)
+  return wrk.format("POST", "/incidents", nil, body)
 end
 LUA
 

@@ -10,6 +10,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/buffers_iterator.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -49,29 +50,28 @@ void follow_feed(unsigned short port) {
       "GET /incidents/feed HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
   asio::write(socket, asio::buffer(request));
   asio::streambuf buf;
-  asio::read_until(socket, buf, "\r\n\r\n");  // the response head
+  buf.consume(asio::read_until(socket, buf, "\r\n\r\n"));  // the response head
   {
     std::lock_guard lock(g_mutex);
     g_feed_open = true;
   }
   g_cv.notify_all();
-  std::istream in(&buf);
-  std::string line;
   for (;;) {
     boost::system::error_code ec;
-    asio::read_until(socket, buf, '\n', ec);
+    const std::size_t n = asio::read_until(socket, buf, '\n', ec);  // one whole line
     if (ec) return;
-    while (buf.size() > 0 && std::getline(in, line)) {
-      const auto data = line.find("data: ");
-      if (data == std::string::npos) continue;
-      const auto now = Clock::now();
-      const auto j = nlohmann::json::parse(line.substr(data + 6), nullptr, false);
-      if (j.is_discarded() || !j.contains("incident")) continue;
-      const std::int64_t id = j["incident"].value("id", std::int64_t{0});
-      std::lock_guard lock(g_mutex);
-      g_arrivals.emplace(id, now);
-      g_cv.notify_all();
-    }
+    const auto begin = asio::buffers_begin(buf.data());
+    const std::string line(begin, begin + static_cast<std::ptrdiff_t>(n));
+    buf.consume(n);
+    const auto data = line.find("data: ");
+    if (data == std::string::npos) continue;
+    const auto now = Clock::now();
+    const auto j = nlohmann::json::parse(line.substr(data + 6), nullptr, false);
+    if (j.is_discarded() || !j.contains("incident")) continue;
+    const std::int64_t id = j["incident"].value("id", std::int64_t{0});
+    std::lock_guard lock(g_mutex);
+    g_arrivals.emplace(id, now);
+    g_cv.notify_all();
   }
 }
 
