@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +21,8 @@
 #include "gridd/service/catalog.hpp"
 #include "gridd/spatial/geojson.hpp"
 #include "gridd/storage/gpkg_store.hpp"
+#include "gridd/storage/pg_store.hpp"
+#include "common/pg_test_db.hpp"
 
 namespace gridd::test {
 
@@ -141,17 +145,42 @@ std::vector<service::GridInput> grids(T&&... items) {
   return v;
 }
 
-/// A Catalog over a fresh GeoPackage in its own temp dir.
+/// The store backend the service tests run on: "gpkg" (default) or
+/// "postgis" ($GRIDD_TEST_BACKEND; CTest runs them both ways).
+inline bool on_postgis() {
+  const char* env = std::getenv("GRIDD_TEST_BACKEND");
+  return env && std::string(env) == "postgis";
+}
+
+/// The store a test names by a GeoPackage path, on the backend under test:
+/// that file, or (on PostGIS) a fresh database of the test cluster, the same
+/// one for the same path (so reopening finds the data); the databases are
+/// dropped when the test process ends.
+inline std::unique_ptr<storage::Store> open_test_store(const std::string& path) {
+  if (!on_postgis()) return std::make_unique<storage::GpkgStore>(path);
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<PgDatabase>> databases;
+  std::string uri;
+  {
+    std::lock_guard lock(mutex);
+    auto& db = databases[path];
+    if (!db) db = std::make_unique<PgDatabase>();
+    uri = db->uri();
+  }
+  return std::make_unique<storage::PgStore>(uri);
+}
+
+/// A Catalog over a fresh store (see open_test_store) in its own temp dir.
 struct CatalogFixture {
   TempDir dir;
   std::string path = dir.file("store.gpkg");
   std::unique_ptr<service::Catalog> catalog;
   explicit CatalogFixture(service::CatalogOptions options = {}) {
-    catalog = std::make_unique<service::Catalog>(std::make_unique<storage::GpkgStore>(path), std::move(options));
+    catalog = std::make_unique<service::Catalog>(open_test_store(path), std::move(options));
   }
-  /// Reopen the same file in a new Catalog (persistence checks).
+  /// Reopen the same store in a new Catalog (persistence checks).
   std::unique_ptr<service::Catalog> reopen() const {
-    return std::make_unique<service::Catalog>(std::make_unique<storage::GpkgStore>(path));
+    return std::make_unique<service::Catalog>(open_test_store(path));
   }
 };
 

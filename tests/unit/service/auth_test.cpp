@@ -30,7 +30,7 @@ struct AuthFixture {
   std::int64_t district = 0, community_a = 0, grid_a = 0, community_b = 0, grid_b = 0;
 
   AuthFixture() {
-    auto gpkg = std::make_unique<storage::GpkgStore>(dir.file("store.gpkg"));
+    auto gpkg = test::open_test_store(dir.file("store.gpkg"));
     auth_store = &gpkg->auth();
     catalog = std::make_unique<Catalog>(std::move(gpkg));
     const auto ids = catalog->create_grids(test::grids(

@@ -71,7 +71,7 @@ struct Fixture {
   std::unique_ptr<IncidentService> svc;
 
   explicit Fixture(IncidentOptions options = {}) {
-    auto gpkg = std::make_unique<storage::GpkgStore>(dir.file("store.gpkg"));
+    auto gpkg = test::open_test_store(dir.file("store.gpkg"));
     store = &gpkg->incidents();
     catalog = std::make_unique<Catalog>(std::move(gpkg));
     auto district = test::grid_in(k_d, Level::district, "", 116.0, 39.9, 116.4, 40.1);
@@ -1184,7 +1184,7 @@ std::int64_t open_total(const IncidentService& svc) {
 // listeners (the tile caches) where incidents changed.
 TEST(IncidentServiceSync, BringsInWhatAnotherInstanceCommitted) {
   Fixture f;
-  auto other_store = std::make_unique<storage::GpkgStore>(f.dir.file("store.gpkg"));
+  auto other_store = test::open_test_store(f.dir.file("store.gpkg"));
   storage::IncidentStore& other_incidents = other_store->incidents();
   Catalog other_catalog(std::move(other_store));
   IncidentService other(other_catalog, other_incidents, shipped_categories(), [&f] { return f.now; });

@@ -44,7 +44,7 @@ struct Fixture {
   std::unique_ptr<IncidentService> svc;
 
   Fixture() {
-    auto gpkg = std::make_unique<storage::GpkgStore>(dir.file("store.gpkg"));
+    auto gpkg = test::open_test_store(dir.file("store.gpkg"));
     store = &gpkg->incidents();
     catalog = std::make_unique<Catalog>(std::move(gpkg));
     std::vector<GridInput> grids;
