@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { testStore } from './store.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const binary = process.env.GRIDD_BINARY || path.join(here, '../../build/gridd');
@@ -28,7 +29,7 @@ let target;           // {grid (feature), community, lon, lat}
 function startServer() {
   dir = mkdtempSync(path.join(tmpdir(), 'gridd-planner-'));
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, ['serve', '--store', path.join(dir, 'city.gpkg'), '--listen', '127.0.0.1:0', '--demo'],
+    const child = spawn(binary, ['serve', '--store', testStore(dir), '--listen', '127.0.0.1:0', '--demo'],
       { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     const timer = setTimeout(() => reject(new Error(`gridd did not start: ${text}`)), 120000);

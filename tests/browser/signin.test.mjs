@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { testStore } from './store.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const binary = process.env.GRIDD_BINARY || path.join(here, '../../build/gridd');
@@ -25,7 +26,7 @@ const problems = [];
 
 function startServer() {
   dir = mkdtempSync(path.join(tmpdir(), 'gridd-signin-'));
-  store = path.join(dir, 'city.gpkg');
+  store = testStore(dir);
   return new Promise((resolve, reject) => {
     const child = spawn(binary, ['serve', '--store', store, '--listen', '127.0.0.1:0', '--demo', '--anonymous', 'none'],
       { stdio: ['ignore', 'pipe', 'inherit'] });

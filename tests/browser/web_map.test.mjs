@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { testStore } from './store.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const binary = process.env.GRIDD_BINARY || path.join(here, '../../build/gridd');
@@ -22,7 +23,7 @@ const problems = [];  // console errors and page errors of every page
 function startServer() {
   dir = mkdtempSync(path.join(tmpdir(), 'gridd-browser-'));
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, ['serve', '--store', path.join(dir, 'city.gpkg'), '--listen', '127.0.0.1:0', '--demo'],
+    const child = spawn(binary, ['serve', '--store', testStore(dir), '--listen', '127.0.0.1:0', '--demo'],
       { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     const timer = setTimeout(() => reject(new Error(`gridd did not start: ${text}`)), 120000);
