@@ -41,22 +41,25 @@ ADMIN=$(GRIDD_PG_DURABLE=1 bash "$REPO/scripts/pg-cluster.sh" start "$TMP/pg")
 psql -X -q "$ADMIN" -c "CREATE DATABASE city TEMPLATE gridd_template"
 URI=${ADMIN%/postgres}/city
 
-start_gridd() {  # name, extra args... -> prints the port
-  local name=$1 port
+PORT=""
+start_gridd() {  # name, extra args... -> sets PORT (not in a subshell: cleanup must know the pid)
+  local name=$1
   shift
   "$GRIDD" serve --store "$URI" --listen 127.0.0.1:0 --geodata "$REPO/geodata" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   PIDS+=($!)
   for _ in $(seq 600); do
-    port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/$name.out")
-    [[ -n $port ]] && { echo "$port"; return; }
+    PORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/$name.out")
+    [[ -n $PORT ]] && return
     sleep 0.1
   done
   cat "$TMP/$name.err" >&2
   die "gridd $name did not start"
 }
 log "gridd A (loads the demo city), gridd B"
-A=$(start_gridd a --demo)
-B=$(start_gridd b)
+start_gridd a --demo
+A=$PORT
+start_gridd b
+B=$PORT
 curl -fsS "http://127.0.0.1:$B/healthz" >&2; echo >&2
 
 # Random points inside the demo district's bounding box (GCJ-02, as the demo data).
