@@ -10,14 +10,32 @@
 # (target >= 10), and, because a shared machine makes rates noisy, the server CPU time per
 # request (user + system of gridd, of nginx's master + workers, of the postmaster + backends;
 # from /proc/PID/stat) and the same ratios by CPU time, which other load disturbs much less.
+# It also prints the load generator's CPU time per request (user + system of wrk or pgbench over
+# its measured run), to show how much of the machine the client itself takes.
+#
+# Two modes, each measured and summarised separately (MODES):
+#   pinned  the servers (gridd, nginx's master and workers, the postmaster and its backends) run on
+#           SERVER_CPUS and the load generators on CLIENT_CPUS (taskset); gridd gets one worker
+#           thread per server CPU, nginx one worker per server CPU, wrk and pgbench one thread per
+#           client CPU. The standard way to benchmark a server: the load generator, which costs
+#           about as much CPU per request as the servers here, has its own core(s) instead of
+#           competing with the server under test, so the rate measures the server.
+#   shared  servers and clients share all CPUs (gridd --threads $GRIDD_THREADS, nginx
+#           worker_processes auto, wrk -t$THREADS, pgbench -j$THREADS): the rate ratios are
+#           compressed by the client's share of the CPU.
 #
 # Usage: bench/http_bench.sh            (from anywhere; root installs missing Debian packages)
+#        MODES=pinned CITIES=demo DURATION=5 bench/http_bench.sh
 # Environment (defaults in brackets):
 #   CITIES       demo, synthetic, or "demo synthetic" [demo if geodata/renchen/demo.json exists, then synthetic]
 #   SYNTH_SIZE   synthetic city: 20k, 1m or COLSxROWS [20k]
+#   MODES        pinned and/or shared, measured in the order given ["pinned shared"; "shared" on fewer than 2 CPUs]
+#   SERVER_CPUS  pinned mode: CPUs of the servers, taskset list syntax [the first half of the CPUs, at least one]
+#   CLIENT_CPUS  pinned mode: CPUs of wrk and pgbench [the other CPUs]
 #   DURATION     seconds per measured run [10]    WARMUP  seconds of warm-up per target [2]
-#   CONNECTIONS  [32]   THREADS  wrk threads and pgbench jobs [2]   ROUNDS  rounds per city, median reported [1]
-#   NPOINTS      random query points [10000]      GRIDD_THREADS  gridd --threads [0 = one per core]
+#   CONNECTIONS  [32] (both modes)   THREADS  wrk threads and pgbench jobs in shared mode [2]
+#   ROUNDS       rounds per city and mode, median reported [1]
+#   NPOINTS      random query points [10000]      GRIDD_THREADS  gridd --threads in shared mode [0 = one per core]
 #   BUILD_DIR    [<repo>/build-bench]   GRIDD  [BUILD_DIR/gridd]   REBUILD=1 rebuild even if present
 #   KEEP=1       keep the temporary directory     RESULTS  file to append the summary to
 # Everything binds 127.0.0.1 (PostgreSQL also a socket in the temp dir); everything started is
@@ -47,6 +65,79 @@ fi
 
 log() { printf '[http_bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# --------------------------------------------------------------------------- CPUs and modes
+# "0-2,5,8-12:2" -> "0 1 2 5 8 10 12"
+expand_cpus() {
+  local parts part a b step c out=()
+  IFS=, read -ra parts <<<"$1"
+  for part in "${parts[@]}"; do
+    [[ $part =~ ^[[:space:]]*([0-9]+)(-([0-9]+)(:([0-9]+))?)?[[:space:]]*$ ]] || die "bad CPU list '$1'"
+    a=${BASH_REMATCH[1]} b=${BASH_REMATCH[3]:-${BASH_REMATCH[1]}} step=${BASH_REMATCH[5]:-1}
+    ((step > 0)) || die "bad CPU list '$1'"
+    for ((c = a; c <= b; c += step)); do out+=("$c"); done
+  done
+  echo "${out[*]}"
+}
+count_cpus() { local ids; read -ra ids <<<"$(expand_cpus "$1")"; echo "${#ids[@]}"; }
+cpu_label() { if (($(count_cpus "$1") == 1)); then echo "CPU $1"; else echo "CPUs $1"; fi; }
+
+# All the CPUs this script may use (its own affinity; normally 0-(nproc-1)).
+ALL_CPUS=$(taskset -pc $$ 2>/dev/null | sed -n 's/.*list: *//p')
+[[ -n $ALL_CPUS ]] || ALL_CPUS="0-$(($(nproc) - 1))"
+read -ra ALL_CPU_IDS <<<"$(expand_cpus "$ALL_CPUS")"
+NCPUS=${#ALL_CPU_IDS[@]}
+if [[ -z ${MODES:-} ]]; then
+  if ((NCPUS >= 2)); then MODES="pinned shared"; else MODES="shared"; fi
+fi
+half=$((NCPUS / 2 > 0 ? NCPUS / 2 : 1))
+SERVER_CPUS=${SERVER_CPUS:-$(IFS=,; echo "${ALL_CPU_IDS[*]:0:half}")}
+CLIENT_CPUS=${CLIENT_CPUS:-$(IFS=,; echo "${ALL_CPU_IDS[*]:half}")}
+unset half
+
+# use_mode pinned|shared: the wrappers and thread counts of the servers and the clients.
+MODE="" MODE_DESC="" GRIDD_T="" NGINX_WORKERS="" CLIENT_T=""
+SRV_WRAP=() CLI_WRAP=()
+use_mode() {
+  MODE=$1
+  case $1 in
+    pinned)
+      local ns nc
+      ns=$(count_cpus "$SERVER_CPUS") nc=$(count_cpus "$CLIENT_CPUS")
+      SRV_WRAP=(taskset -c "$SERVER_CPUS") CLI_WRAP=(taskset -c "$CLIENT_CPUS")
+      GRIDD_T=$ns NGINX_WORKERS=$ns CLIENT_T=$nc
+      MODE_DESC="pinned (servers on $(cpu_label "$SERVER_CPUS"), clients on $(cpu_label "$CLIENT_CPUS"))"
+      ;;
+    shared)
+      SRV_WRAP=() CLI_WRAP=()
+      GRIDD_T=$GRIDD_THREADS NGINX_WORKERS=auto CLIENT_T=$THREADS
+      MODE_DESC="shared (servers and clients on all CPUs)"
+      ;;
+    *) die "unknown mode '$1' (pinned or shared)" ;;
+  esac
+}
+
+check_modes() {
+  local m
+  for m in $MODES; do
+    case $m in
+      shared) ;;
+      pinned)
+        [[ -n $SERVER_CPUS && -n $CLIENT_CPUS ]] ||
+          die "pinned mode needs at least 2 CPUs (SERVER_CPUS='$SERVER_CPUS', CLIENT_CPUS='$CLIENT_CPUS'); use MODES=shared"
+        taskset -c "$SERVER_CPUS" true 2>/dev/null || die "SERVER_CPUS='$SERVER_CPUS' is not usable here (CPUs $ALL_CPUS)"
+        taskset -c "$CLIENT_CPUS" true 2>/dev/null || die "CLIENT_CPUS='$CLIENT_CPUS' is not usable here (CPUs $ALL_CPUS)"
+        local s c
+        for s in $(expand_cpus "$SERVER_CPUS"); do
+          for c in $(expand_cpus "$CLIENT_CPUS"); do
+            [[ $s != "$c" ]] || log "warning: CPU $s is both a server and a client CPU"
+          done
+        done
+        ;;
+      *) die "unknown mode '$m' in MODES (pinned or shared)" ;;
+    esac
+  done
+}
 
 # --------------------------------------------------------------------------- packages
 ensure_packages() {
@@ -194,7 +285,8 @@ GRIDD_PID="" GRIDD_PORT=""
 start_gridd() {  # store, log, extra args...
   local store=$1 logf=$2
   shift 2
-  "$GRIDD" serve --store "$store" --listen 127.0.0.1:0 --threads "$GRIDD_THREADS" "$@" >"$logf" 2>&1 &
+  # In pinned mode taskset execs gridd, so $! is gridd's own pid (never wrap this in a subshell).
+  "${SRV_WRAP[@]}" "$GRIDD" serve --store "$store" --listen 127.0.0.1:0 --threads "$GRIDD_T" "$@" >"$logf" 2>&1 &
   GRIDD_PID=$!
   PIDS+=("$GRIDD_PID")
   for _ in $(seq 1200); do
@@ -208,8 +300,8 @@ start_gridd() {  # store, log, extra args...
 stop_gridd() { stop_pid "$GRIDD_PID"; forget_pid "$GRIDD_PID"; GRIDD_PID=""; }
 
 NGINX_PID="" NGINX_PORT=""
-start_nginx() {  # root dir holding locate.json
-  local root=$1 dir=$TMP/nginx
+start_nginx() {  # root dir holding locate.json (config for the current mode)
+  local root=$1 dir=$TMP/nginx conf=$TMP/nginx/nginx-$MODE.conf
   NGINX_PORT=$(free_port)
   mkdir -p "$dir"
   local user_line="" extra_temp=""
@@ -218,17 +310,19 @@ start_nginx() {  # root dir holding locate.json
   fi
   "$NGINX" -V 2>&1 | grep -q -- --without-http_uwsgi_module || extra_temp+="uwsgi_temp_path $dir/uwsgi; "
   "$NGINX" -V 2>&1 | grep -q -- --without-http_scgi_module || extra_temp+="scgi_temp_path $dir/scgi; "
-  cat >"$dir/nginx.conf" <<EOF
+  cat >"$conf" <<EOF
 $user_line
 daemon off;
 master_process on;
-worker_processes auto;
+worker_processes $NGINX_WORKERS;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
   sendfile on;
+  open_file_cache max=1000 inactive=60s;
+  open_file_cache_valid 60s;
   tcp_nopush on;
   tcp_nodelay on;
   keepalive_timeout 65;
@@ -243,7 +337,8 @@ http {
   }
 }
 EOF
-  "$NGINX" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" &
+  # The workers inherit the master's affinity; taskset execs nginx, so $! is the master's pid.
+  "${SRV_WRAP[@]}" "$NGINX" -p "$dir" -e "$dir/error.log" -c "$conf" &
   NGINX_PID=$!
   PIDS+=("$NGINX_PID")
   for _ in $(seq 100); do
@@ -263,17 +358,21 @@ for line in io.lines("$2") do
   local lon, lat = line:match("^%s*([^,]+),([^,%s]+)")
   if lon then paths[#paths + 1] = "/locate?lon=" .. lon .. "&lat=" .. lat .. "&k=3" end
 end
-local n = #paths
+local reqs, n = {}, 0
 local counter = 0
 function setup(thread)
   thread:set("tid", counter)
   counter = counter + 1
 end
+-- the requests are formatted once per thread, here and not at load time (wrk.headers only has
+-- its Host header when init runs)
 function init(args)
   math.randomseed(1234 + (tid or 0))
+  for i, p in ipairs(paths) do reqs[i] = wrk.format("GET", p) end
+  n = #reqs
 end
 function request()
-  return wrk.format("GET", paths[math.random(n)])
+  return reqs[math.random(n)]
 end
 EOF
 }
@@ -290,11 +389,16 @@ tree_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
-# wrk -> "rps p50 p99 non2xx requests"
+# user + system CPU seconds of a client, from bash's `time` (file holding "%3U %3S")
+client_secs() { tr , . <"$1" | awk 'NF >= 2 {s = $(NF - 1) + $NF} END {printf "%.3f\n", s + 0}'; }
+
+# wrk (on the clients' CPUs in pinned mode) -> "rps p50 p99 non2xx requests client_cpu_seconds"
 run_wrk() {
-  local url=$1 lua=$2 secs=$3 out
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" --latency -s "$lua" "$url" 2>&1)
-  echo "$out" >>"$TMP/wrk.log"
+  local url=$1 lua=$2 secs=$3 out TIMEFORMAT='%3U %3S'
+  { time "${CLI_WRAP[@]}" wrk -t"$CLIENT_T" -c"$CONNECTIONS" -d"${secs}s" --latency -s "$lua" "$url" \
+      >"$TMP/wrk.out" 2>&1; } 2>"$TMP/wrk.time" || true
+  out=$(<"$TMP/wrk.out")
+  { echo "== [$MODE] wrk -t$CLIENT_T -c$CONNECTIONS -d${secs}s $url ($(basename "$lua"))"; echo "$out"; } >>"$TMP/wrk.log"
   local rps p50 p99 bad n
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -302,20 +406,37 @@ run_wrk() {
   bad=$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")
   n=$(awk '/requests in/ {print $1; exit}' <<<"$out")
   [[ -n $rps ]] || { echo "$out" >&2; die "wrk failed"; }
-  echo "$rps ${p50:-?} ${p99:-?} ${bad:-0} ${n:-0}"
+  echo "$rps ${p50:-?} ${p99:-?} ${bad:-0} ${n:-0} $(client_secs "$TMP/wrk.time")"
 }
 
-# pgbench -> "tps transactions"
+# pgbench (on the clients' CPUs in pinned mode) -> "tps transactions client_cpu_seconds"
 run_pgbench() {
-  local db=$1 script=$2 secs=$3 npoints=$4 out
-  out=$(PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres "$PGBENCH" -n -M prepared -c "$CONNECTIONS" -j "$THREADS" \
-        -T "$secs" -D npoints="$npoints" -f "$script" "$db" 2>&1) || { echo "$out" >&2; die "pgbench failed"; }
-  echo "$out" >>"$TMP/pgbench.log"
-  echo "$(awk '/^tps = / {print $3; exit}' <<<"$out") $(awk '/actually processed:/ {print $NF; exit}' <<<"$out")"
+  local db=$1 script=$2 secs=$3 npoints=$4 out rc=0 TIMEFORMAT='%3U %3S'
+  { time PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres "${CLI_WRAP[@]}" "$PGBENCH" -n -M prepared \
+      -c "$CONNECTIONS" -j "$CLIENT_T" -T "$secs" -D npoints="$npoints" -f "$script" "$db" \
+      >"$TMP/pgbench.out" 2>&1; } 2>"$TMP/pgbench.time" || rc=$?
+  out=$(<"$TMP/pgbench.out")
+  ((rc == 0)) || { echo "$out" >&2; die "pgbench failed"; }
+  { echo "== [$MODE] pgbench -c$CONNECTIONS -j$CLIENT_T -T$secs"; echo "$out"; } >>"$TMP/pgbench.log"
+  echo "$(awk '/^tps = / {print $3; exit}' <<<"$out") $(awk '/actually processed:/ {print $NF; exit}' <<<"$out") $(client_secs "$TMP/pgbench.time")"
 }
+
+# Set the CPU affinity of the postmaster and all its current processes (new backends fork from
+# the postmaster and inherit it).
+pg_affinity() {
+  local cpus=$1 pg_pid p
+  pg_pid=$(head -1 "$PG_DATA/postmaster.pid")
+  taskset -a -p -c "$cpus" "$pg_pid" >/dev/null || die "cannot set the CPU affinity of PostgreSQL"
+  for p in $(ps -o pid= --ppid "$pg_pid" 2>/dev/null); do
+    taskset -a -p -c "$cpus" "$p" >/dev/null 2>&1 || true   # a backend may just have exited
+  done
+}
+affinity_of() { sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null || echo "?"; }
 
 # µs of server CPU per request: ticks before, ticks after, requests
 cpu_us() { awk -v a="$1" -v b="$2" -v n="$3" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f\n", (n > 0 ? (b - a) / hz * 1e6 / n : 0) }'; }
+# µs of client CPU per request: seconds, requests
+client_us() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.1f\n", (n > 0 ? s * 1e6 / n : 0) }'; }
 
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
@@ -326,6 +447,7 @@ bench_city() {
   mkdir -p "$dir/www"
   chmod 755 "$dir" "$dir/www"
   local store=$dir/store.gpkg
+  use_mode shared  # loading is not measured
   log "[$city] preparing the data"
   case $city in
     demo)
@@ -366,10 +488,37 @@ bench_city() {
   write_wrk_script "$dir/locate.lua" "$dir/points.csv"
   log "[$city] $counts, $npoints query points"
 
-  start_gridd "$store" "$dir/gridd.log"
-  log "[$city] gridd pid $GRIDD_PID on 127.0.0.1:$GRIDD_PORT: $(tail -1 "$dir/gridd.log")"
+  # shellcheck disable=SC2016  # $1 is PREPARE's parameter, not a shell expansion
+  psql_db "$db" -c "PREPARE q(int) AS $(sed -e '1d' -e 's/:i/$1/g' "$dir/query.sql" | tr -d ';')" \
+    -c "EXPLAIN (COSTS OFF) EXECUTE q(1)" >"$dir/explain.txt" 2>&1 || true
+  printf 'local req\nfunction init(args) req = wrk.format("GET", "/healthz") end\nfunction request() return req end\n' \
+    >"$dir/healthz.lua"
 
-  # A typical answer: the median-sized body of the first 200 points becomes nginx's file.
+  local mode
+  BODY_BYTES=""
+  for mode in $MODES; do
+    use_mode "$mode"
+    log "[$city] mode $MODE_DESC"
+    # gridd and nginx are (re)started per mode, with the mode's threads and affinity.
+    start_gridd "$store" "$dir/gridd-$mode.log"
+    log "[$city] gridd --threads $GRIDD_T pid $GRIDD_PID (CPUs $(affinity_of "$GRIDD_PID")) on 127.0.0.1:$GRIDD_PORT: $(tail -1 "$dir/gridd-$mode.log")"
+    [[ -n $BODY_BYTES ]] || sample_answers "$city" "$dir" "$db"
+    start_nginx "$dir/www"
+    log "[$city] nginx worker_processes $NGINX_WORKERS, master pid $NGINX_PID (CPUs $(affinity_of "$NGINX_PID")) on 127.0.0.1:$NGINX_PORT"
+    if [[ $mode == pinned ]]; then pg_affinity "$SERVER_CPUS"; else pg_affinity "$ALL_CPUS"; fi
+    log "[$city] PostgreSQL postmaster pid $(head -1 "$PG_DATA/postmaster.pid") (CPUs $(affinity_of "$(head -1 "$PG_DATA/postmaster.pid")"))"
+    bench_mode "$city" "$dir" "$db" "$npoints" "$counts" "$BODY_BYTES"
+    stop_nginx
+    stop_gridd
+  done
+  pg_affinity "$ALL_CPUS"
+}
+
+# A typical answer: the median-sized body of the first 200 points becomes nginx's file
+# (gridd must be running); its size in bytes goes to BODY_BYTES.
+BODY_BYTES=""
+sample_answers() {
+  local city=$1 dir=$2 db=$3
   local i=0 lon lat sizes=() agree=0 compared=0
   mkdir -p "$dir/samples"
   while IFS=, read -r lon lat && ((i < 200)); do
@@ -391,88 +540,95 @@ bench_city() {
   median_line=$(printf '%s\n' "${sizes[@]}" | sort -n | sed -n "$(((${#sizes[@]} + 1) / 2))p")
   cp "$dir/samples/${median_line#* }.json" "$dir/www/locate.json"
   chmod 644 "$dir/www/locate.json"
-  local body_bytes=${median_line%% *}
-  log "[$city] median /locate body: $body_bytes bytes (nginx serves a copy); finest grid agrees with PostGIS for $agree/$compared points"
-  start_nginx "$dir/www"
-  log "[$city] nginx pid $NGINX_PID on 127.0.0.1:$NGINX_PORT"
-  psql_db "$db" -c "PREPARE q(int) AS $(sed -e '1d' -e 's/:i/$1/g' "$dir/query.sql" | tr -d ';')" \
-    -c "EXPLAIN (COSTS OFF) EXECUTE q(1)" >"$dir/explain.txt" 2>&1 || true
+  BODY_BYTES=${median_line%% *}
+  log "[$city] median /locate body: $BODY_BYTES bytes (nginx serves a copy); finest grid agrees with PostGIS for $agree/$compared points"
+}
 
+# The rounds of one city in the current mode (gridd, nginx and PostgreSQL running), then its
+# summary block.
+bench_mode() {
+  local city=$1 dir=$2 db=$3 npoints=$4 counts=$5 body_bytes=$6 tag="[$1/$MODE]"
   local pg_pid
   pg_pid=$(head -1 "$PG_DATA/postmaster.pid")
-  local r gr=() nr=() pr=() gc=() nc=() pc=() line glat="" nlat="" t0 t1 rps p50 p99 bad n
+  local r gr=() nr=() pr=() gc=() nc=() pc=() gk=() nk=() pk=() line glat="" nlat="" t0 t1 rps p50 p99 bad n cs
+  local badnote=""  # non-2xx answers in measured runs (none expected)
   for ((r = 1; r <= ROUNDS; r++)); do
-    log "[$city] round $r/$ROUNDS: gridd"
+    log "$tag round $r/$ROUNDS: gridd"
     run_wrk "http://127.0.0.1:$GRIDD_PORT" "$dir/locate.lua" "$WARMUP" >/dev/null
     t0=$(tree_ticks "$GRIDD_PID")
     line=$(run_wrk "http://127.0.0.1:$GRIDD_PORT" "$dir/locate.lua" "$DURATION")
     t1=$(tree_ticks "$GRIDD_PID")
-    read -r rps p50 p99 bad n <<<"$line"
-    [[ $bad == 0 ]] || log "[$city] gridd: $bad non-2xx answers"
-    gr+=("$rps"); gc+=("$(cpu_us "$t0" "$t1" "$n")"); glat="p50 $p50 p99 $p99"
-    log "[$city]   gridd   $rps req/s, ${gc[-1]} µs server CPU per request ($glat)"
-    log "[$city] round $r/$ROUNDS: nginx"
+    read -r rps p50 p99 bad n cs <<<"$line"
+    [[ $bad == 0 ]] || { log "$tag gridd: $bad non-2xx answers"; badnote+=" gridd /locate $bad;"; }
+    gr+=("$rps"); gc+=("$(cpu_us "$t0" "$t1" "$n")"); gk+=("$(client_us "$cs" "$n")"); glat="p50 $p50 p99 $p99"
+    log "$tag   gridd   $rps req/s, ${gc[-1]} µs server CPU, ${gk[-1]} µs wrk CPU per request ($glat)"
+    log "$tag round $r/$ROUNDS: nginx"
     run_wrk "http://127.0.0.1:$NGINX_PORT" "$dir/locate.lua" "$WARMUP" >/dev/null
     t0=$(tree_ticks "$NGINX_PID")
     line=$(run_wrk "http://127.0.0.1:$NGINX_PORT" "$dir/locate.lua" "$DURATION")
     t1=$(tree_ticks "$NGINX_PID")
-    read -r rps p50 p99 bad n <<<"$line"
-    nr+=("$rps"); nc+=("$(cpu_us "$t0" "$t1" "$n")"); nlat="p50 $p50 p99 $p99"
-    log "[$city]   nginx   $rps req/s, ${nc[-1]} µs server CPU per request ($nlat)"
-    log "[$city] round $r/$ROUNDS: PostGIS"
+    read -r rps p50 p99 bad n cs <<<"$line"
+    [[ $bad == 0 ]] || { log "$tag nginx: $bad non-2xx answers"; badnote+=" nginx $bad;"; }
+    nr+=("$rps"); nc+=("$(cpu_us "$t0" "$t1" "$n")"); nk+=("$(client_us "$cs" "$n")"); nlat="p50 $p50 p99 $p99"
+    log "$tag   nginx   $rps req/s, ${nc[-1]} µs server CPU, ${nk[-1]} µs wrk CPU per request ($nlat)"
+    log "$tag round $r/$ROUNDS: PostGIS"
     run_pgbench "$db" "$dir/query.sql" "$WARMUP" "$npoints" >/dev/null
     sleep 0.5  # let the postmaster reap the warm-up backends
     t0=$(tree_ticks "$pg_pid")
     line=$(run_pgbench "$db" "$dir/query.sql" "$DURATION" "$npoints")
     sleep 0.5
     t1=$(tree_ticks "$pg_pid")
-    read -r rps n <<<"$line"
-    pr+=("$rps"); pc+=("$(cpu_us "$t0" "$t1" "$n")")
-    log "[$city]   PostGIS $rps tps, ${pc[-1]} µs server CPU per query"
+    read -r rps n cs <<<"$line"
+    pr+=("$rps"); pc+=("$(cpu_us "$t0" "$t1" "$n")"); pk+=("$(client_us "$cs" "$n")")
+    log "$tag   PostGIS $rps tps, ${pc[-1]} µs server CPU, ${pk[-1]} µs pgbench CPU per query"
   done
   # Diagnostic: the same server on GET /healthz (a 60-byte answer, no locate): the cost of the
   # HTTP layer alone, which bounds what any /locate speed-up can reach.
-  printf 'function request() return wrk.format("GET", "/healthz") end\n' >"$dir/healthz.lua"
-  log "[$city] diagnostic: gridd GET /healthz (HTTP floor)"
+  log "$tag diagnostic: gridd GET /healthz (HTTP floor)"
   run_wrk "http://127.0.0.1:$GRIDD_PORT" "$dir/healthz.lua" "$WARMUP" >/dev/null
   t0=$(tree_ticks "$GRIDD_PID")
   line=$(run_wrk "http://127.0.0.1:$GRIDD_PORT" "$dir/healthz.lua" "$DURATION")
   t1=$(tree_ticks "$GRIDD_PID")
-  local fr fu
-  read -r fr p50 p99 bad n <<<"$line"
-  fu=$(cpu_us "$t0" "$t1" "$n")
-  log "[$city]   gridd /healthz $fr req/s, $fu µs server CPU per request"
-  stop_nginx
-  stop_gridd
-  local g nn p gu nu pu
+  local fr fu fk
+  read -r fr p50 p99 bad n cs <<<"$line"
+  [[ $bad == 0 ]] || { log "$tag gridd /healthz: $bad non-2xx answers"; badnote+=" gridd /healthz $bad;"; }
+  fu=$(cpu_us "$t0" "$t1" "$n"); fk=$(client_us "$cs" "$n")
+  log "$tag   gridd /healthz $fr req/s, $fu µs server CPU, $fk µs wrk CPU per request"
+  local g nn p gu nu pu gku nku pku setup
   g=$(echo "${gr[*]}" | median); nn=$(echo "${nr[*]}" | median); p=$(echo "${pr[*]}" | median)
   gu=$(echo "${gc[*]}" | median); nu=$(echo "${nc[*]}" | median); pu=$(echo "${pc[*]}" | median)
-  SUMMARY+=("$(awk -v c="$city ($counts)" -v g="$g" -v n="$nn" -v p="$p" -v gu="$gu" -v nu="$nu" -v pu="$pu" \
-    -v fr="$fr" -v fu="$fu" -v b="$body_bytes" -v gl="$glat" -v nl="$nlat" -v ga="${gr[*]}" -v na="${nr[*]}" -v pa="${pr[*]}" 'BEGIN {
-      printf "city: %s; /locate body %d bytes\n", c, b
-      printf "  %-22s %10s %16s   %s\n", "", "req/s", "server CPU/req", "rounds (req/s)"
-      printf "  %-22s %10.0f %13.1f µs   %s (last %s)\n", "gridd GET /locate", g, gu, ga, gl
-      printf "  %-22s %10.0f %13.1f µs   %s (last %s)\n", "nginx static file", n, nu, na, nl
-      printf "  %-22s %10.0f %13.1f µs   %s\n", "PostGIS (pgbench)", p, pu, pa
-      printf "  %-22s %10.0f %13.1f µs   (diagnostic: HTTP layer alone, one run)\n", "gridd GET /healthz", fr, fu
+  gku=$(echo "${gk[*]}" | median); nku=$(echo "${nk[*]}" | median); pku=$(echo "${pk[*]}" | median)
+  setup="gridd --threads $GRIDD_T, nginx worker_processes $NGINX_WORKERS; wrk -t$CLIENT_T -c$CONNECTIONS, pgbench -j$CLIENT_T -c$CONNECTIONS"
+  SUMMARY+=("$(awk -v c="$city ($counts)" -v m="$MODE_DESC" -v su="$setup" -v g="$g" -v n="$nn" -v p="$p" \
+    -v gu="$gu" -v nu="$nu" -v pu="$pu" -v gk="$gku" -v nk="$nku" -v pk="$pku" -v fr="$fr" -v fu="$fu" -v fk="$fk" \
+    -v b="$body_bytes" -v gl="$glat" -v nl="$nlat" -v ga="${gr[*]}" -v na="${nr[*]}" -v pa="${pr[*]}" -v bad="$badnote" 'BEGIN {
+      printf "city: %s; /locate body %d bytes; mode: %s\n", c, b, m
+      printf "  %s\n", su
+      printf "  %-22s %10s %16s %16s   %s\n", "", "req/s", "server CPU/req", "client CPU/req", "rounds (req/s)"
+      printf "  %-22s %10.0f %13.1f µs %13.1f µs   %s (last %s)\n", "gridd GET /locate", g, gu, gk, ga, gl
+      printf "  %-22s %10.0f %13.1f µs %13.1f µs   %s (last %s)\n", "nginx static file", n, nu, nk, na, nl
+      printf "  %-22s %10.0f %13.1f µs %13.1f µs   %s\n", "PostGIS (pgbench)", p, pu, pk, pa
+      printf "  %-22s %10.0f %13.1f µs %13.1f µs   (diagnostic: HTTP layer alone, one run)\n", "gridd GET /healthz", fr, fu, fk
       printf "  gridd/nginx   = %5.2f by rate, %5.2f by server CPU   (target >= 0.75: %s)\n", g / n, (gu > 0 ? nu / gu : 0), (g / n >= 0.75 ? "met" : "NOT met")
       printf "  gridd/PostGIS = %5.1f by rate, %5.1f by server CPU   (target >= 10: %s)\n", g / p, (gu > 0 ? pu / gu : 0), (g / p >= 10 ? "met" : "NOT met")
+      if (bad != "") printf "  WARNING: non-2xx answers in measured runs (rates not comparable):%s\n", bad
     }')")
 }
 
 # --------------------------------------------------------------------------- main
+check_modes
 ensure_packages
 ensure_build
 TMP=$(mktemp -d /tmp/gridd-http-bench.XXXXXX)
 chmod 755 "$TMP"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-log "temp dir $TMP; cities: $CITIES; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; pgbench -c$CONNECTIONS -j$THREADS -T$DURATION; rounds $ROUNDS"
+log "temp dir $TMP; cities: $CITIES; modes: $MODES (pinned: servers on $(cpu_label "$SERVER_CPUS"), clients on $(cpu_label "$CLIENT_CPUS")); -c$CONNECTIONS -d${DURATION}s; rounds $ROUNDS"
 start_postgres
 for city in $CITIES; do bench_city "$city"; done
 
 {
-  echo "== gridd HTTP benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "== gridd HTTP benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $NCPUS cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "   gridd $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet 2>/dev/null || echo '+dirty'), $("$NGINX" -v 2>&1 | sed 's/.*: //'), PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') + PostGIS $(psql_db postgres -At -c "SELECT default_version FROM pg_available_extensions WHERE name = 'postgis'")"
   printf '%s\n' "${SUMMARY[@]}"
 } | tee -a "${RESULTS:-/dev/null}"
