@@ -226,7 +226,7 @@ start_postgres() {
     { cat "$TMP/pg/initdb.log" >&2; die "initdb failed"; }
   as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$TMP/pg/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$TMP/pg -c max_connections=100 \
-        -c shared_buffers=256MB -c work_mem=16MB -c jit=off -c fsync=off -c synchronous_commit=off \
+        -c shared_buffers=256MB -c work_mem=16MB -c jit=off -c shared_preload_libraries=postgis-3 -c fsync=off -c synchronous_commit=off \
         -c full_page_writes=off -c autovacuum=off" start >/dev/null ||
     { cat "$TMP/pg/server.log" >&2; die "PostgreSQL did not start"; }
   log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT (pid $(head -1 "$PG_DATA/postmaster.pid"))"

@@ -9,7 +9,10 @@
 // 1,000,000-grid city, which needs a few GB of memory and a minute to build):
 //   BM_Locate/<city>/threads:N         points inside the city (the usual case)
 //   BM_LocateOutside/<city>            points 1..10 cells outside (nearest-grid fallback)
-//   BM_Covering/<city>                 only the containing-grid lookup
+//   BM_Covering/<city>                 only the containing-grid lookup (cell lattice, then GEOS)
+//   BM_CoveringGeos/<city>             the same lookup from the STRtree and GEOS alone;
+//                                      counters lattice_cells and pure_cells (the fraction of
+//                                      cells answered without a geometry test)
 //   BM_NearestStations/<city>          only the 3 nearest stations
 //   BM_ApiLocate/<city>/threads:N      the GET /locate handler in process (query parsing,
 //                                      locate, JSON rendering) over a Catalog loaded from a
@@ -245,16 +248,20 @@ void BM_Locate(benchmark::State& state, const std::string& city, bool outside) {
   state.counters["covered"] = benchmark::Counter(static_cast<double>(covered) / n, benchmark::Counter::kAvgThreads);
 }
 
-void BM_Covering(benchmark::State& state, const std::string& city) {
+void BM_Covering(benchmark::State& state, const std::string& city, bool geos_only) {
   const CityFixture& fx = city_fixture(city);
   const spatial::ShapeIndex& index = fx.snapshot->grid_index();
   std::size_t i = start_index(state);
   for (auto _ : state) {
     const auto& p = fx.inside[i++ & (k_points - 1)];
-    auto hits = index.covering(p[0], p[1]);
+    auto hits = geos_only ? index.covering_geos(p[0], p[1]) : index.covering(p[0], p[1]);
     benchmark::DoNotOptimize(hits);
   }
   city_counters(state, fx);
+  const auto& cells = index.cells();
+  state.counters["lattice_cells"] = static_cast<double>(cells.cell_count());
+  state.counters["pure_cells"] =
+      cells.cell_count() ? static_cast<double>(cells.pure_cells()) / static_cast<double>(cells.cell_count()) : 0.0;
 }
 
 void BM_NearestStations(benchmark::State& state, const std::string& city) {
@@ -318,7 +325,8 @@ int main(int argc, char** argv) {
     b->Threads(1)->Threads(2)->UseRealTime();
     if (big) b->MinTime(2.0);
     benchmark::RegisterBenchmark(("BM_LocateOutside/" + city).c_str(), BM_Locate, city, true)->UseRealTime();
-    benchmark::RegisterBenchmark(("BM_Covering/" + city).c_str(), BM_Covering, city)->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_Covering/" + city).c_str(), BM_Covering, city, false)->UseRealTime();
+    benchmark::RegisterBenchmark(("BM_CoveringGeos/" + city).c_str(), BM_Covering, city, true)->UseRealTime();
     benchmark::RegisterBenchmark(("BM_NearestStations/" + city).c_str(), BM_NearestStations, city)->UseRealTime();
     if (!big) {  // storing 1M grids in a GeoPackage takes too long for a benchmark run
       benchmark::RegisterBenchmark(("BM_ApiLocate/" + city).c_str(), BM_ApiLocate, city)

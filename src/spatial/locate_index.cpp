@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <string>
+#include <unordered_map>
 
 #include "gridd/core/error.hpp"
 #include "gridd/spatial/geodesic.hpp"
@@ -94,6 +97,199 @@ double Shape::distance_m(double lon, double lat) const {
 }
 
 // ---------------------------------------------------------------------------
+// CoverCells
+// ---------------------------------------------------------------------------
+
+namespace {
+
+/// Calls f(ax, ay, bx, by) for every segment of every ring of a polygonal g.
+template <class F>
+void for_each_segment(const GEOSGeometry* g, std::vector<double>& buf, F& f) {
+  const int t = type_id(g);
+  if (t == GEOS_LINEARRING || t == GEOS_LINESTRING) {
+    const GEOSCoordSequence* seq = GEOSGeom_getCoordSeq_r(geos(), g);
+    unsigned n = 0;
+    GEOSCoordSeq_getSize_r(geos(), seq, &n);
+    buf.resize(2 * static_cast<std::size_t>(n));
+    GEOSCoordSeq_copyToBuffer_r(geos(), seq, buf.data(), 0, 0);
+    for (std::size_t i = 0; i + 1 < n; ++i) f(buf[2 * i], buf[2 * i + 1], buf[2 * i + 2], buf[2 * i + 3]);
+  } else if (t == GEOS_POLYGON) {
+    for_each_segment(GEOSGetExteriorRing_r(geos(), g), buf, f);
+    const int holes = GEOSGetNumInteriorRings_r(geos(), g);
+    for (int i = 0; i < holes; ++i) for_each_segment(GEOSGetInteriorRingN_r(geos(), g, i), buf, f);
+  } else {
+    const int n = GEOSGetNumGeometries_r(geos(), g);
+    for (int i = 0; i < n; ++i) for_each_segment(GEOSGetGeometryN_r(geos(), g, i), buf, f);
+  }
+}
+
+/// A run of cells [c0, c1] in one row, wholly inside shape `shape`.
+struct InsideRun {
+  std::uint32_t shape, row, c0, c1;
+};
+
+}  // namespace
+
+CoverCells::CoverCells(const std::vector<const Shape*>& shapes) {
+  if (shapes.empty() || shapes.size() >= std::numeric_limits<std::uint32_t>::max()) return;
+  Envelope ext = shapes.front()->envelope();
+  std::vector<double> areas;
+  areas.reserve(shapes.size());
+  for (const Shape* s : shapes) {
+    const Envelope& e = s->envelope();
+    ext.minx = std::min(ext.minx, e.minx);
+    ext.miny = std::min(ext.miny, e.miny);
+    ext.maxx = std::max(ext.maxx, e.maxx);
+    ext.maxy = std::max(ext.maxy, e.maxy);
+    areas.push_back((e.maxx - e.minx) * (e.maxy - e.miny));
+  }
+  std::nth_element(areas.begin(), areas.begin() + static_cast<std::ptrdiff_t>(areas.size() / 2), areas.end());
+  const double median = areas[areas.size() / 2];
+  if (!(median > 0) || !std::isfinite(median) || !std::isfinite(ext.maxx - ext.minx) ||
+      !std::isfinite(ext.maxy - ext.miny)) {
+    return;
+  }
+  // About 16 x 16 cells for the median shape, within the cap.
+  double size = std::exp2(std::floor(std::log2(std::sqrt(median) / 16)));
+  for (;;) {
+    m_x0 = std::floor(ext.minx / size) * size;
+    m_y0 = std::floor(ext.miny / size) * size;
+    const double cols = std::floor((ext.maxx - m_x0) / size) + 1;
+    const double rows = std::floor((ext.maxy - m_y0) / size) + 1;
+    if (cols * rows <= static_cast<double>(k_max_cells)) {
+      m_cols = static_cast<std::size_t>(cols);
+      m_rows = static_cast<std::size_t>(rows);
+      break;
+    }
+    size *= 2;
+  }
+  // Coarser than 3 x 3 cells for the median shape: nearly every cell would
+  // be crossed by a boundary; the lattice would only cost memory.
+  if (median < 9 * size * size) return;
+  m_size = size;
+  m_inv = 1 / size;
+
+  // A cell's closed box is "near" a boundary when a boundary point lies
+  // within eps of it; eps dwarfs the rounding of the cell arithmetic.
+  const double eps = size * 1e-6;
+  const std::size_t ncells = m_cols * m_rows;
+  std::vector<std::uint8_t> crossed(ncells, 0);
+  std::vector<InsideRun> runs;
+  std::vector<std::uint8_t> own;
+  std::vector<double> buf;
+  auto col_of = [&](double x) {
+    return static_cast<std::ptrdiff_t>(std::clamp(std::floor((x - m_x0) * m_inv), 0.0, double(m_cols - 1)));
+  };
+  auto row_of = [&](double y) {
+    return static_cast<std::ptrdiff_t>(std::clamp(std::floor((y - m_y0) * m_inv), 0.0, double(m_rows - 1)));
+  };
+  for (std::size_t si = 0; si < shapes.size(); ++si) {
+    const Shape& shape = *shapes[si];
+    const Envelope& e = shape.envelope();
+    const std::ptrdiff_t c_lo = col_of(e.minx - eps), c_hi = col_of(e.maxx + eps);
+    const std::ptrdiff_t r_lo = row_of(e.miny - eps), r_hi = row_of(e.maxy + eps);
+    const std::size_t w = static_cast<std::size_t>(c_hi - c_lo + 1);
+    own.assign(w * static_cast<std::size_t>(r_hi - r_lo + 1), 0);
+    // The cells near this shape's boundary: each segment cut into pieces at
+    // most half a cell long, each piece's box (grown by eps) marks the cells
+    // it meets. Over-marking only sends more points to GEOS.
+    auto mark = [&](double ax, double ay, double bx, double by) {
+      const double len = std::max(std::abs(bx - ax), std::abs(by - ay));
+      const auto pieces = static_cast<std::size_t>(std::max(1.0, std::ceil(len / (size / 2))));
+      for (std::size_t p = 0; p < pieces; ++p) {
+        const double t0 = static_cast<double>(p) / static_cast<double>(pieces);
+        const double t1 = static_cast<double>(p + 1) / static_cast<double>(pieces);
+        const double x0 = ax + (bx - ax) * t0, x1 = p + 1 == pieces ? bx : ax + (bx - ax) * t1;
+        const double y0 = ay + (by - ay) * t0, y1 = p + 1 == pieces ? by : ay + (by - ay) * t1;
+        const std::ptrdiff_t ca = std::max(c_lo, col_of(std::min(x0, x1) - eps));
+        const std::ptrdiff_t cb = std::min(c_hi, col_of(std::max(x0, x1) + eps));
+        const std::ptrdiff_t ra = std::max(r_lo, row_of(std::min(y0, y1) - eps));
+        const std::ptrdiff_t rb = std::min(r_hi, row_of(std::max(y0, y1) + eps));
+        for (std::ptrdiff_t r = ra; r <= rb; ++r) {
+          for (std::ptrdiff_t c = ca; c <= cb; ++c) {
+            own[static_cast<std::size_t>(r - r_lo) * w + static_cast<std::size_t>(c - c_lo)] = 1;
+            crossed[static_cast<std::size_t>(r) * m_cols + static_cast<std::size_t>(c)] = 1;
+          }
+        }
+      }
+    };
+    for_each_segment(shape.geometry(), buf, mark);
+    // Between this shape's boundary cells each run of cells is connected and
+    // meets no boundary of it: wholly inside or wholly outside. GEOS decides
+    // at the centre of the run's first cell.
+    for (std::ptrdiff_t r = r_lo; r <= r_hi; ++r) {
+      const std::uint8_t* line = own.data() + static_cast<std::size_t>(r - r_lo) * w;
+      std::size_t c = 0;
+      while (c < w) {
+        if (line[c]) {
+          ++c;
+          continue;
+        }
+        const std::size_t start = c;
+        while (c < w && !line[c]) ++c;
+        const double cx = m_x0 + (static_cast<double>(c_lo + static_cast<std::ptrdiff_t>(start)) + 0.5) * size;
+        const double cy = m_y0 + (static_cast<double>(r) + 0.5) * size;
+        const GeomPtr p = make_point(cx, cy);
+        if (shape.covers(p.get())) {
+          runs.push_back({static_cast<std::uint32_t>(si), static_cast<std::uint32_t>(r),
+                          static_cast<std::uint32_t>(c_lo + static_cast<std::ptrdiff_t>(start)),
+                          static_cast<std::uint32_t>(c_lo + static_cast<std::ptrdiff_t>(c - 1))});
+        }
+      }
+    }
+  }
+
+  // Every cell no boundary comes near: the shapes covering it, ascending
+  // (runs are in shape order), interned, as many cells share one set.
+  std::vector<std::uint32_t> count(ncells + 1, 0);
+  for (const InsideRun& run : runs) {
+    const std::size_t base = static_cast<std::size_t>(run.row) * m_cols;
+    for (std::uint32_t c = run.c0; c <= run.c1; ++c) {
+      if (!crossed[base + c]) ++count[base + c + 1];
+    }
+  }
+  for (std::size_t i = 0; i < ncells; ++i) count[i + 1] += count[i];
+  std::vector<std::uint32_t> members(count[ncells]);
+  {
+    std::vector<std::uint32_t> fill(count.begin(), count.end() - 1);
+    for (const InsideRun& run : runs) {
+      const std::size_t base = static_cast<std::size_t>(run.row) * m_cols;
+      for (std::uint32_t c = run.c0; c <= run.c1; ++c) {
+        if (!crossed[base + c]) members[fill[base + c]++] = run.shape;
+      }
+    }
+  }
+  runs = {};
+  m_cells.assign(ncells, 0);
+  m_offsets.push_back(0);
+  std::unordered_map<std::string, std::uint32_t> sets;
+  for (std::size_t i = 0; i < ncells; ++i) {
+    if (crossed[i]) continue;
+    ++m_pure;
+    const std::uint32_t* first = members.data() + count[i];
+    const std::size_t n = count[i + 1] - count[i];
+    std::string key(reinterpret_cast<const char*>(first), n * sizeof(std::uint32_t));
+    auto [it, added] = sets.try_emplace(std::move(key), static_cast<std::uint32_t>(m_offsets.size()));
+    if (added) {
+      m_items.insert(m_items.end(), first, first + n);
+      m_offsets.push_back(static_cast<std::uint32_t>(m_items.size()));
+    }
+    m_cells[i] = it->second;
+  }
+  m_items.shrink_to_fit();
+}
+
+const std::uint32_t* CoverCells::lookup(double lon, double lat, std::size_t& count) const noexcept {
+  if (m_cells.empty()) return nullptr;
+  const double fx = (lon - m_x0) * m_inv, fy = (lat - m_y0) * m_inv;
+  if (!(fx >= 0 && fy >= 0 && fx < static_cast<double>(m_cols) && fy < static_cast<double>(m_rows))) return nullptr;
+  const std::uint32_t id = m_cells[static_cast<std::size_t>(fy) * m_cols + static_cast<std::size_t>(fx)];
+  if (id == 0) return nullptr;
+  count = m_offsets[id] - m_offsets[id - 1];
+  return m_items.data() + m_offsets[id - 1];
+}
+
+// ---------------------------------------------------------------------------
 // ShapeIndex
 // ---------------------------------------------------------------------------
 
@@ -119,6 +315,7 @@ ShapeIndex::ShapeIndex(const std::vector<const Shape*>& shapes) : m_shapes(shape
   // The tree is built on the first query; do it now, single-threaded.
   std::vector<std::size_t> scratch;
   query(m_extent, scratch);
+  m_cells = std::make_unique<CoverCells>(m_shapes);
 }
 
 ShapeIndex::~ShapeIndex() {
@@ -138,6 +335,14 @@ void ShapeIndex::query(const Envelope& box, std::vector<std::size_t>& out) const
 }
 
 std::vector<std::size_t> ShapeIndex::covering(double lon, double lat) const {
+  std::vector<std::size_t> candidates;
+  if (m_shapes.empty()) return candidates;
+  std::size_t n = 0;
+  if (const std::uint32_t* set = m_cells->lookup(lon, lat, n)) return {set, set + n};
+  return covering_geos(lon, lat);
+}
+
+std::vector<std::size_t> ShapeIndex::covering_geos(double lon, double lat) const {
   std::vector<std::size_t> candidates;
   if (m_shapes.empty()) return candidates;
   const GeomPtr p = make_point(lon, lat);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <iomanip>
 #include <limits>
 #include <random>
 
@@ -147,6 +148,28 @@ GeomPtr random_polygon(std::mt19937_64& rng, double cx, double cy) {
   return geometry_from_geojson(Json{{"type", "Polygon"}, {"coordinates", Json::array({ring})}});
 }
 
+/// Every vertex of every ring of a polygonal geometry, ring after ring.
+void for_each_ring_vertex(const GEOSGeometry* g, std::vector<std::array<double, 2>>& out) {
+  const int t = type_id(g);
+  if (t == GEOS_LINEARRING || t == GEOS_LINESTRING) {
+    const GEOSCoordSequence* seq = GEOSGeom_getCoordSeq_r(geos(), g);
+    unsigned n = 0;
+    GEOSCoordSeq_getSize_r(geos(), seq, &n);
+    for (unsigned i = 0; i < n; ++i) {
+      double x = 0, y = 0;
+      GEOSCoordSeq_getXY_r(geos(), seq, i, &x, &y);
+      out.push_back({x, y});
+    }
+  } else if (t == GEOS_POLYGON) {
+    for_each_ring_vertex(GEOSGetExteriorRing_r(geos(), g), out);
+    for (int i = 0; i < GEOSGetNumInteriorRings_r(geos(), g); ++i) {
+      for_each_ring_vertex(GEOSGetInteriorRingN_r(geos(), g, i), out);
+    }
+  } else {
+    for (int i = 0; i < GEOSGetNumGeometries_r(geos(), g); ++i) for_each_ring_vertex(GEOSGetGeometryN_r(geos(), g, i), out);
+  }
+}
+
 struct Shapes {
   std::vector<GeomPtr> raw;  // independent copies for the brute force
   std::vector<std::unique_ptr<Shape>> shapes;
@@ -197,6 +220,150 @@ TEST(ShapeIndex, CoveringEqualsBruteForceIntersects) {
   }
   EXPECT_GT(nonempty, 100u);  // the sample really exercises hits
   EXPECT_GT(multi, 5u);       // and overlaps
+}
+
+/// A small city: 24 x 24 jittered quadrilaterals sharing their edges, their
+/// unions by 4 x 4 blocks, a district around all of them with a hole, and a
+/// few polygons smaller than a lattice cell (always left to GEOS).
+Shapes make_tiled_city(unsigned seed) {
+  std::mt19937_64 rng(seed);
+  constexpr int n = 24;
+  constexpr double x0 = 116.3, y0 = 39.8, d = 0.01;
+  std::uniform_real_distribution<double> jitter(-0.2 * d, 0.2 * d);
+  std::vector<std::array<double, 2>> v((n + 1) * (n + 1));
+  for (int i = 0; i <= n; ++i) {
+    for (int j = 0; j <= n; ++j) {
+      const bool edge = i == 0 || j == 0 || i == n || j == n;
+      v[static_cast<std::size_t>(i * (n + 1) + j)] = {x0 + i * d + (edge ? 0 : jitter(rng)),
+                                                      y0 + j * d + (edge ? 0 : jitter(rng))};
+    }
+  }
+  auto at = [&](int i, int j) { return v[static_cast<std::size_t>(i * (n + 1) + j)]; };
+  auto ring_of = [](const std::vector<std::array<double, 2>>& pts) {
+    Json ring = Json::array();
+    for (const auto& p : pts) ring.push_back(Json::array({p[0], p[1]}));
+    ring.push_back(ring[0]);
+    return ring;
+  };
+  Shapes s;
+  auto add = [&](GeomPtr g) {
+    EXPECT_TRUE(check_validity(g.get()).valid);
+    s.raw.push_back(clone(g.get()));
+    s.shapes.push_back(std::make_unique<Shape>(std::move(g)));
+    s.ptrs.push_back(s.shapes.back().get());
+  };
+  // The district: the whole square with a hole in the middle.
+  const Json outer = ring_of({{x0 - d, y0 - d}, {x0 + (n + 1) * d, y0 - d}, {x0 + (n + 1) * d, y0 + (n + 1) * d},
+                              {x0 - d, y0 + (n + 1) * d}});
+  const Json hole = ring_of({{x0 + 10.3 * d, y0 + 10.3 * d}, {x0 + 10.3 * d, y0 + 13.1 * d},
+                             {x0 + 13.7 * d, y0 + 13.1 * d}, {x0 + 13.7 * d, y0 + 10.3 * d}});
+  add(geometry_from_geojson(Json{{"type", "Polygon"}, {"coordinates", Json::array({outer, hole})}}));
+  std::vector<GeomPtr> quads;
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) {
+      quads.push_back(geometry_from_geojson(
+          Json{{"type", "Polygon"},
+               {"coordinates", Json::array({ring_of({at(i, j), at(i + 1, j), at(i + 1, j + 1), at(i, j + 1)})})}}));
+    }
+  }
+  for (int bi = 0; bi < n; bi += 4) {
+    for (int bj = 0; bj < n; bj += 4) {
+      std::vector<const GEOSGeometry*> parts;
+      for (int i = bi; i < bi + 4; ++i) {
+        for (int j = bj; j < bj + 4; ++j) parts.push_back(quads[static_cast<std::size_t>(i * n + j)].get());
+      }
+      add(union_all(parts));
+    }
+  }
+  for (auto& q : quads) add(std::move(q));
+  // Slivers far smaller than a cell.
+  for (int k = 0; k < 5; ++k) {
+    const double cx = x0 + (3 + 4 * k) * d + 0.0003, cy = y0 + 7.5 * d;
+    add(geometry_from_geojson(Json{
+        {"type", "Polygon"},
+        {"coordinates", Json::array({ring_of({{cx, cy}, {cx + 0.0002, cy}, {cx + 0.0001, cy + 0.00015}})})}}));
+  }
+  return s;
+}
+
+TEST(CoverCells, LatticeAnswersEqualGeosEverywhereIncludingCellEdgesAndBoundaries) {
+  const Shapes s = make_tiled_city(41);
+  const ShapeIndex index(s.ptrs);
+  const CoverCells& cells = index.cells();
+  ASSERT_FALSE(cells.empty());
+  const double size = cells.cell_size();
+  // A power of two of a degree, giving a tile about 16 cells across.
+  EXPECT_EQ(std::exp2(std::round(std::log2(size))), size);
+  EXPECT_GT(0.01 / size, 8.0);
+  EXPECT_GT(static_cast<double>(cells.pure_cells()) / static_cast<double>(cells.cell_count()), 0.5);
+
+  std::size_t from_lattice = 0, checked = 0, nonempty = 0;
+  auto check = [&](double lon, double lat) {
+    const GeomPtr p = make_point(lon, lat);
+    std::vector<std::size_t> truth;
+    for (std::size_t i = 0; i < s.raw.size(); ++i) {
+      if (GEOSIntersects_r(geos(), s.raw[i].get(), p.get()) == 1) truth.push_back(i);
+    }
+    std::size_t n = 0;
+    from_lattice += cells.lookup(lon, lat, n) != nullptr;
+    ++checked;
+    nonempty += !truth.empty();
+    const auto got = index.covering(lon, lat);
+    ASSERT_EQ(got, truth) << std::setprecision(17) << lon << " " << lat;
+    ASSERT_EQ(index.covering_geos(lon, lat), truth) << std::setprecision(17) << lon << " " << lat;
+  };
+  std::mt19937_64 rng(43);
+  std::uniform_real_distribution<double> ulon(116.28, 116.56), ulat(39.78, 40.06), unit(0, 1);
+  for (int q = 0; q < 20000; ++q) check(ulon(rng), ulat(rng));
+  // On lattice lines and corners: the cells on both sides must agree with GEOS.
+  for (int q = 0; q < 3000; ++q) {
+    const double lon = std::floor(ulon(rng) / size) * size, lat = std::floor(ulat(rng) / size) * size;
+    check(lon, ulat(rng));
+    check(ulon(rng), lat);
+    check(lon, lat);
+  }
+  // On every shape's boundary and a hair either side of it.
+  for (const auto& g : s.raw) {
+    std::vector<std::array<double, 2>> pts;
+    for_each_ring_vertex(g.get(), pts);
+    for (std::size_t i = 0; i + 1 < pts.size(); ++i) {
+      const double t = unit(rng);
+      const double x = pts[i][0] + t * (pts[i + 1][0] - pts[i][0]), y = pts[i][1] + t * (pts[i + 1][1] - pts[i][1]);
+      check(pts[i][0], pts[i][1]);
+      check(x, y);
+      for (const double h : {1e-13, 1e-9, size * 0.5, size * 1.5}) {
+        check(x + h, y);
+        check(x - h, y);
+        check(x, y + h);
+        check(x, y - h);
+      }
+    }
+  }
+  RecordProperty("cover_cells_pure_fraction",
+                 std::to_string(static_cast<double>(cells.pure_cells()) / static_cast<double>(cells.cell_count())));
+  EXPECT_GT(nonempty, checked / 2);
+  EXPECT_GT(from_lattice, checked / 3);  // the lattice really answers, and...
+  EXPECT_LT(from_lattice, checked);      // ...points near boundaries really go to GEOS
+}
+
+TEST(CoverCells, NoLatticeWhenShapesAreTinyForTheExtent) {
+  // Two slivers 60 degrees apart: 3 x 3 cells each would exceed the cap.
+  Shapes s;
+  for (const double cx : {60.0, 120.0}) {
+    GeomPtr g = geometry_from_geojson(Json::parse(
+        R"({"type":"Polygon","coordinates":[[[)" + std::to_string(cx) + ",30],[" + std::to_string(cx + 1e-4) +
+        ",30],[" + std::to_string(cx + 1e-4) + ",30.0001],[" + std::to_string(cx) + ",30.0001]," + "[" +
+        std::to_string(cx) + ",30]]]}"));
+    s.shapes.push_back(std::make_unique<Shape>(std::move(g)));
+    s.ptrs.push_back(s.shapes.back().get());
+  }
+  const ShapeIndex index(s.ptrs);
+  EXPECT_TRUE(index.cells().empty());
+  std::size_t n = 0;
+  EXPECT_EQ(index.cells().lookup(60.00005, 30.00005, n), nullptr);
+  EXPECT_EQ(index.covering(60.00005, 30.00005), std::vector<std::size_t>{0});
+  EXPECT_EQ(index.covering(120.00005, 30.00005), std::vector<std::size_t>{1});
+  EXPECT_TRUE(index.covering(90, 30).empty());
 }
 
 TEST(ShapeIndex, NearestEqualsBruteForce) {
