@@ -7,6 +7,7 @@
 
 #include "gridd/core/error.hpp"
 #include "gridd/core/model.hpp"
+#include "gridd/core/text.hpp"
 
 namespace gridd::api {
 
@@ -33,14 +34,12 @@ int hex(char c) {
 }  // namespace
 
 void add_vary(Response& res, std::string_view token) {
-  auto lower = [](std::string_view t) {
-    std::string out(t);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-  };
   for (auto& [k, v] : res.headers) {
-    if (lower(k) == "vary") {
-      if (lower(v).find(lower(token)) == std::string::npos) v += ", " + std::string(token);
+    if (iequals(k, "vary")) {
+      if (ifind(v, token) == std::string_view::npos) {
+        v += ", ";
+        v += token;
+      }
       return;
     }
   }

@@ -22,4 +22,24 @@ bool all_digits(std::string_view text) noexcept {
   return true;
 }
 
+namespace {
+constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::size_t ifind(std::string_view text, std::string_view needle) noexcept {
+  if (needle.size() > text.size()) return std::string_view::npos;
+  for (std::size_t i = 0; i + needle.size() <= text.size(); ++i) {
+    if (iequals(text.substr(i, needle.size()), needle)) return i;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace gridd

@@ -34,6 +34,7 @@
 #include "gridd/api/tile_api.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
+#include "gridd/core/text.hpp"
 #include "gridd/core/time.hpp"
 
 namespace gridd::http {
@@ -49,7 +50,7 @@ using tcp = net::ip::tcp;
 using Executor = net::io_context::executor_type;
 using Socket = net::basic_stream_socket<tcp, Executor>;
 using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
-using Stream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
+using Timer = net::basic_waitable_timer<std::chrono::steady_clock, net::wait_traits<std::chrono::steady_clock>, Executor>;
 
 namespace {
 
@@ -189,12 +190,12 @@ bool accepts_gzip(const std::string* header) {
 
 /// Text-like types worth compressing (never images other than SVG, nor
 /// already compressed archives).
-bool compressible(const std::string& content_type) {
-  const std::string t = lower(content_type.substr(0, content_type.find(';')));
-  if (t.rfind("text/", 0) == 0) return true;
-  if (t.find("json") != std::string::npos || t.find("xml") != std::string::npos) return true;
-  return t == "application/javascript" || t == "application/x-protobuf" || t == "application/vnd.mapbox-vector-tile" ||
-         t == "application/wasm";
+bool compressible(std::string_view content_type) {
+  const std::string_view t = trimmed(content_type.substr(0, content_type.find(';')));
+  if (t.size() >= 5 && iequals(t.substr(0, 5), "text/")) return true;
+  if (ifind(t, "json") != std::string_view::npos || ifind(t, "xml") != std::string_view::npos) return true;
+  return iequals(t, "application/javascript") || iequals(t, "application/x-protobuf") ||
+         iequals(t, "application/vnd.mapbox-vector-tile") || iequals(t, "application/wasm");
 }
 
 /// gzip of `data`; nullopt when zlib fails.
@@ -289,9 +290,14 @@ std::optional<api::Response> static_file(const std::string& web_root, const std:
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Socket&& socket, Shared& shared)
-      : m_stream(std::move(socket)), m_shared(shared), m_api(shared.api), m_options(shared.options), m_pool(shared.pool) {
+      : m_socket(std::move(socket)),
+        m_watchdog(m_socket.get_executor()),
+        m_shared(shared),
+        m_api(shared.api),
+        m_options(shared.options),
+        m_pool(shared.pool) {
     beast::error_code ec;
-    const auto remote = m_stream.socket().remote_endpoint(ec);
+    const auto remote = m_socket.remote_endpoint(ec);
     if (!ec) m_remote = remote.address().to_string();
     ++m_shared.gauges.open_connections;
   }
@@ -301,10 +307,14 @@ class Session : public std::enable_shared_from_this<Session> {
       std::lock_guard lock(m_shared.sessions_mutex);
       m_shared.sessions.emplace(this, weak_from_this());
     }
-    net::dispatch(m_stream.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+    net::dispatch(m_socket.get_executor(), [self = shared_from_this()] {
+      self->touch();
+      self->arm_watchdog();
+      self->do_read();
+    });
   }
 
-  [[nodiscard]] Executor executor() { return m_stream.get_executor(); }
+  [[nodiscard]] Executor executor() { return m_socket.get_executor(); }
 
   /// Shutting down: an idle connection or an event stream closes now; one
   /// reading or answering a request closes after its answer.
@@ -324,8 +334,8 @@ class Session : public std::enable_shared_from_this<Session> {
     m_parser.emplace();
     m_parser->body_limit(m_options.body_limit);
     m_parser->header_limit(16 * 1024);
-    m_stream.expires_after(m_options.timeout);
-    bhttp::async_read(m_stream, m_buffer, *m_parser,
+    touch();
+    bhttp::async_read(m_socket, m_buffer, *m_parser,
                       beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
@@ -352,6 +362,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void handle(bhttp::request<bhttp::string_body>&& req) {
     m_busy = true;
+    m_deadline = std::chrono::steady_clock::time_point::max();  // handling has no timeout; reads and writes do
     m_started = std::chrono::steady_clock::now();
     ++m_shared.gauges.in_flight;
     m_in_flight = true;
@@ -411,7 +422,7 @@ class Session : public std::enable_shared_from_this<Session> {
       const bool head_only = req.method() == bhttp::verb::head;
       net::post(*m_pool, [self = shared_from_this(), r = std::move(r), version, keep_alive, head_only]() mutable {
         auto res = std::make_shared<api::Response>(self->m_api.handle(r));
-        net::post(self->m_stream.get_executor(), [self, res, r = std::move(r), version, keep_alive, head_only]() {
+        net::post(self->m_socket.get_executor(), [self, res, r = std::move(r), version, keep_alive, head_only]() {
           self->respond(*res, version, keep_alive, head_only, r.request_id, r.method);
         });
       });
@@ -452,11 +463,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // -------------------------------------------------------------------------
   void start_feed(std::unique_ptr<api::FeedStream> feed, const std::string& request_id) {
     m_feed = std::move(feed);
-    m_feed_timer.emplace(m_stream.get_executor());
-    m_write_timer.emplace(m_stream.get_executor());
-    m_stream.expires_never();
+    m_feed_timer.emplace(m_socket.get_executor());
+    m_write_timer.emplace(m_socket.get_executor());
+    m_deadline = std::chrono::steady_clock::time_point::max();  // the stream has its own write timeout
     std::weak_ptr<Session> weak = shared_from_this();
-    auto exec = m_stream.get_executor();
+    auto exec = m_socket.get_executor();
     m_feed_token = m_feed->service().feed().subscribe([weak, exec](std::int64_t) {
       net::post(exec, [weak] {
         if (auto self = weak.lock()) self->feed_wake();
@@ -466,7 +477,7 @@ class Session : public std::enable_shared_from_this<Session> {
     out += request_id;
     out += "\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-store\r\n"
            "X-Accel-Buffering: no\r\nConnection: close\r\n\r\nretry: 2000\n\n";
-    m_stream.socket().async_read_some(net::buffer(m_probe), [self = shared_from_this()](beast::error_code, std::size_t) {
+    m_socket.async_read_some(net::buffer(m_probe), [self = shared_from_this()](beast::error_code, std::size_t) {
       self->feed_close();
     });
     try {
@@ -485,7 +496,7 @@ class Session : public std::enable_shared_from_this<Session> {
     m_write_timer->async_wait([self = shared_from_this()](beast::error_code ec) {
       if (!ec && self->m_feed_writing) self->feed_close();  // the client does not read
     });
-    net::async_write(m_stream.socket(), net::buffer(m_feed_out), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    net::async_write(m_socket, net::buffer(m_feed_out), [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->m_feed_writing = false;
       self->m_write_timer->cancel();
       if (ec) return self->feed_close();
@@ -575,7 +586,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void compress(api::Response& res) {
     if (res.status == 304 && m_inm_gzip) {
       for (auto& [k, v] : res.headers) {
-        if (lower(k) == "etag" && v.size() > 1 && v.front() == '"' && v.back() == '"') v.insert(v.size() - 1, "-gzip");
+        if (iequals(k, "etag") && v.size() > 1 && v.front() == '"' && v.back() == '"') v.insert(v.size() - 1, "-gzip");
       }
       return;
     }
@@ -584,14 +595,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!m_gzip_ok || res.status < 200 || res.status == 204 || res.status == 206 || res.status == 304) return;
     if (res.body.size() < m_options.gzip_min_bytes) return;
     for (const auto& [k, v] : res.headers) {
-      if (lower(k) == "content-encoding") return;
+      if (iequals(k, "content-encoding")) return;
     }
     auto packed = gzip_of(res.body);
     if (!packed || packed->size() >= res.body.size()) return;
     res.body = std::move(*packed);
     res.headers.emplace_back("Content-Encoding", "gzip");
     for (auto& [k, v] : res.headers) {
-      if (lower(k) == "etag" && v.size() > 1 && v.front() == '"' && v.back() == '"') v.insert(v.size() - 1, "-gzip");
+      if (iequals(k, "etag") && v.size() > 1 && v.front() == '"' && v.back() == '"') v.insert(v.size() - 1, "-gzip");
     }
   }
 
@@ -678,9 +689,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write() {
-    m_stream.expires_after(m_options.timeout);
+    touch();
     const std::array<net::const_buffer, 2> buffers{net::buffer(m_head), net::buffer(m_body)};
-    net::async_write(m_stream, buffers, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    net::async_write(m_socket, buffers, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->m_busy = false;
       if (ec || !self->m_keep_alive || self->m_draining) return self->close();
       self->do_read();
@@ -689,11 +700,31 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     beast::error_code ec;
-    m_stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    m_stream.socket().close(ec);
+    m_socket.shutdown(tcp::socket::shutdown_send, ec);
+    m_socket.close(ec);
+    m_watchdog.cancel();
   }
 
-  Stream m_stream;
+  /// Reading or writing may take up to the timeout from now.
+  void touch() { m_deadline = std::chrono::steady_clock::now() + m_options.timeout; }
+
+  /// One timer per connection instead of one per socket operation: it wakes
+  /// at the deadline, closes the connection when no read or write moved it
+  /// on since, else sleeps until the new one. (While a request is handled
+  /// the deadline is "never"; the feed has its own write timer.)
+  void arm_watchdog() {
+    m_watchdog.expires_at(std::min(m_deadline, std::chrono::steady_clock::now() + m_options.timeout));
+    m_watchdog.async_wait([weak = weak_from_this()](beast::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->m_socket.is_open()) return;
+      if (std::chrono::steady_clock::now() >= self->m_deadline) return self->close();
+      self->arm_watchdog();
+    });
+  }
+
+  Socket m_socket;
+  Timer m_watchdog;
+  std::chrono::steady_clock::time_point m_deadline{};
   beast::flat_buffer m_buffer;
   std::optional<bhttp::request_parser<bhttp::string_body>> m_parser;
   std::string m_head;

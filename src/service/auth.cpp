@@ -40,7 +40,7 @@ void AuthService::reload() {
       t->revoked.emplace(r.hash, true);
     }
   }
-  std::atomic_store(&m_table, std::shared_ptr<const Table>(std::move(t)));
+  m_table.store(std::shared_ptr<const Table>(std::move(t)));
   m_last_reload_ns.store(steady_ns(), std::memory_order_relaxed);
 }
 

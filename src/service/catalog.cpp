@@ -55,15 +55,21 @@ Catalog::Catalog(std::unique_ptr<storage::Store> store, CatalogOptions options)
   }
   std::vector<std::shared_ptr<const StationEntry>> stations;
   for (auto& s : m_store->load_stations()) stations.push_back(std::make_shared<const StationEntry>(std::move(s)));
-  m_snapshot = std::make_shared<const Snapshot>(1, std::move(grids), std::move(stations));
+  m_snapshot.store(std::make_shared<const Snapshot>(1, std::move(grids), std::move(stations)));
   m_change_times = m_store->grid_change_times();
 }
 
 Catalog::~Catalog() = default;
 
-std::shared_ptr<const Snapshot> Catalog::snapshot() const { return std::atomic_load(&m_snapshot); }
+std::shared_ptr<const Snapshot> Catalog::snapshot() const {
+  // The thread's GEOS context first: thread-locals die in reverse order of
+  // construction, so a snapshot the thread still holds at its exit is freed
+  // while the context its geometries were made for is alive.
+  (void)spatial::geos();
+  return m_snapshot.load();
+}
 
-void Catalog::publish(std::shared_ptr<const Snapshot> next) { std::atomic_store(&m_snapshot, std::move(next)); }
+void Catalog::publish(std::shared_ptr<const Snapshot> next) { m_snapshot.store(std::move(next)); }
 
 namespace {
 

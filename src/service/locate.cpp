@@ -45,6 +45,7 @@ LocateResult locate_wgs84(const Snapshot& snapshot, double lon, double lat, cons
     return ga.code < gb.code;
   });
   std::size_t i = 0;
+  std::size_t last_pick = 0;  // position of the chain's end
   while (i < hits.size()) {
     const Level level = grids[hits[i]]->grid.level;
     std::size_t end = i;
@@ -60,12 +61,13 @@ LocateResult locate_wgs84(const Snapshot& snapshot, double lon, double lat, cons
       }
     }
     r.chain.push_back(grids[pick].get());
+    last_pick = pick;
     i = end;
   }
   // The owner is a covering leaf: the chain's own end when it is a leaf;
   // otherwise the covering leaf below the deepest grid of the chain (then the
   // smallest code), and the chain is re-cut to end at it.
-  if (!r.chain.empty() && snapshot.is_leaf(snapshot.position_of(r.chain.back()))) {
+  if (!r.chain.empty() && snapshot.is_leaf(last_pick)) {
     r.covered = true;
     r.owner = r.chain.back();
   } else {

@@ -244,5 +244,30 @@ TEST(Hardening, AClientTricklingItsHeadersIsCutOffAfterTheTimeout) {
   expect_healthy(server);
 }
 
+TEST(Hardening, AnIdleKeepAliveConnectionClosesAfterTheTimeoutAndABusyOneStaysOpen) {
+  TempDir dir;
+  ServerProcess server(dir.file("city.gpkg"), {"--timeout", "2"});
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+  // Busy: a request every 500 ms for 5 s, longer than the timeout; each
+  // answer moves the deadline on, so the connection stays open throughout.
+  RawSocket busy(server.port());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(busy.send_all(request)) << "request " << i;
+    const std::string answer = busy.receive_some();
+    ASSERT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << "request " << i << ": " << answer;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  // Idle: after its answer, nothing; the server closes it about 2 s later.
+  RawSocket idle(server.port());
+  ASSERT_TRUE(idle.send_all(request));
+  ASSERT_NE(idle.receive_some().find("HTTP/1.1 200"), std::string::npos);
+  const auto t0 = Clock::now();
+  EXPECT_EQ(idle.receive_some(), "");  // the close (the socket's own receive timeout is 5 s)
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_GE(seconds, 1.5);
+  EXPECT_LT(seconds, 4.5) << "the idle connection stayed open " << seconds << " s";
+  expect_healthy(server);
+}
+
 }  // namespace
 }  // namespace gridd::http_test

@@ -14,4 +14,10 @@ std::vector<std::string> split(std::string_view text, char sep);
 /// True for a non-empty string of ASCII digits (a numeric code such as the national 15-digit grid code).
 bool all_digits(std::string_view text) noexcept;
 
+/// ASCII case-insensitive equality (HTTP header names, media types, tokens).
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+/// Position of `needle` in `text` ignoring ASCII case, or npos.
+std::size_t ifind(std::string_view text, std::string_view needle) noexcept;
+
 }  // namespace gridd

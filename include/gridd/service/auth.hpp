@@ -17,6 +17,7 @@
 
 #include "gridd/core/auth.hpp"
 #include "gridd/core/incident.hpp"
+#include "gridd/core/published.hpp"
 #include "gridd/service/catalog.hpp"
 #include "gridd/storage/auth_store.hpp"
 
@@ -71,12 +72,12 @@ class AuthService {
     std::unordered_map<std::string, bool> revoked;               // hashes of revoked tokens
   };
   void maybe_reload(bool unknown_token);
-  std::shared_ptr<const Table> table() const { return std::atomic_load(&m_table); }
+  std::shared_ptr<const Table> table() const { return m_table.load(); }
 
   storage::AuthStore& m_store;
   const Catalog& m_catalog;
   AuthOptions m_options;
-  std::shared_ptr<const Table> m_table;
+  Published<Table> m_table;
   std::mutex m_reload_mutex;
   std::atomic<std::int64_t> m_last_reload_ns{0};
 };

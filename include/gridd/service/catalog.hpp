@@ -17,6 +17,7 @@
 #include <list>
 
 #include "gridd/core/listeners.hpp"
+#include "gridd/core/published.hpp"
 #include "gridd/service/snapshot.hpp"
 #include "gridd/service/topology.hpp"
 #include "gridd/spatial/geos.hpp"
@@ -168,7 +169,7 @@ class Catalog {
   std::unique_ptr<storage::Store> m_store;
   CatalogOptions m_options;
   std::mutex m_write_mutex;  // one writer at a time; readers never take it
-  std::shared_ptr<const Snapshot> m_snapshot;  // accessed with std::atomic_load/store
+  Published<Snapshot> m_snapshot;
   Listeners<const std::vector<spatial::Envelope>&, const std::vector<spatial::Envelope>&> m_listeners{"catalog change"};
 
   // The past: the instants grids changed, and a few snapshots of it.
