@@ -139,15 +139,26 @@ struct CityFixture {
     malloc_trim(0);
     const std::size_t after = rss_bytes();
     snapshot_bytes = after > before ? static_cast<double>(after - before) : 0;
-    std::fprintf(stderr, "[gridd_bench] city %s: %zu grids (%zu leaves), %zu stations, built in %.1f s, RSS +%.1f MB\n",
-                 name.c_str(), grid_count, city.leaf_count(), station_count, build_seconds, snapshot_bytes / 1e6);
+    // The cell lattice's share of the build: the same lattice again, alone.
+    std::vector<const spatial::Shape*> shapes;
+    for (const auto& g : snapshot->grids()) shapes.push_back(&g->shape);
+    const auto t1 = std::chrono::steady_clock::now();
+    const spatial::CoverCells cells(shapes);
+    lattice_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    std::fprintf(stderr,
+                 "[gridd_bench] city %s: %zu grids (%zu leaves), %zu stations, built in %.1f s (cell lattice %.2f s: "
+                 "%zu cells, %.0f%% without a boundary), RSS +%.1f MB\n",
+                 name.c_str(), grid_count, city.leaf_count(), station_count, build_seconds, lattice_seconds,
+                 cells.cell_count(),
+                 cells.cell_count() ? 100.0 * static_cast<double>(cells.pure_cells()) / static_cast<double>(cells.cell_count()) : 0.0,
+                 snapshot_bytes / 1e6);
   }
 
   City city;
   std::shared_ptr<const service::Snapshot> snapshot;
   std::vector<std::array<double, 2>> inside, outside;
   std::size_t grid_count = 0, station_count = 0;
-  double build_seconds = 0, snapshot_bytes = 0;
+  double build_seconds = 0, snapshot_bytes = 0, lattice_seconds = 0;
 };
 
 /// Fixtures are built once, on first use, and kept until exit.

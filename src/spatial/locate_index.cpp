@@ -5,9 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstring>
 #include <limits>
-#include <string>
 #include <unordered_map>
 
 #include "gridd/core/error.hpp"
@@ -262,16 +260,25 @@ CoverCells::CoverCells(const std::vector<const Shape*>& shapes) {
   runs = {};
   m_cells.assign(ncells, 0);
   m_offsets.push_back(0);
-  std::unordered_map<std::string, std::uint32_t> sets;
+  // Sets are keyed by a cell's span of `members` (the first cell seen with them).
+  using Span = std::pair<std::uint32_t, std::uint32_t>;  // offset, length
+  const auto span_hash = [&](const Span& k) {
+    std::size_t h = k.second;
+    for (std::uint32_t j = 0; j < k.second; ++j) h = h * 1000003u ^ members[k.first + j];
+    return h;
+  };
+  const auto span_equal = [&](const Span& a, const Span& b) {
+    return a.second == b.second && std::equal(members.begin() + a.first, members.begin() + a.first + a.second,
+                                              members.begin() + b.first);
+  };
+  std::unordered_map<Span, std::uint32_t, decltype(span_hash), decltype(span_equal)> sets(64, span_hash, span_equal);
   for (std::size_t i = 0; i < ncells; ++i) {
     if (crossed[i]) continue;
     ++m_pure;
-    const std::uint32_t* first = members.data() + count[i];
-    const std::size_t n = count[i + 1] - count[i];
-    std::string key(reinterpret_cast<const char*>(first), n * sizeof(std::uint32_t));
-    auto [it, added] = sets.try_emplace(std::move(key), static_cast<std::uint32_t>(m_offsets.size()));
+    const Span key{count[i], count[i + 1] - count[i]};
+    auto [it, added] = sets.try_emplace(key, static_cast<std::uint32_t>(m_offsets.size()));
     if (added) {
-      m_items.insert(m_items.end(), first, first + n);
+      m_items.insert(m_items.end(), members.begin() + key.first, members.begin() + key.first + key.second);
       m_offsets.push_back(static_cast<std::uint32_t>(m_items.size()));
     }
     m_cells[i] = it->second;
