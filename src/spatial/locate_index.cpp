@@ -47,59 +47,6 @@ double origin_segment_d2(double ax, double ay, double bx, double by) {
   return px * px + py * py;
 }
 
-/// Smallest squared distance from (lon, lat) to the rings of g, in a local
-/// equirectangular frame (metres east and north of the point).
-void rings_min_d2(const GEOSGeometry* g, double lon, double lat, double kx, double ky, std::vector<double>& buf,
-                  double& best) {
-  const int t = type_id(g);
-  if (t == GEOS_LINEARRING || t == GEOS_LINESTRING) {
-    const GEOSCoordSequence* seq = GEOSGeom_getCoordSeq_r(geos(), g);
-    unsigned n = 0;
-    GEOSCoordSeq_getSize_r(geos(), seq, &n);
-    buf.resize(2 * static_cast<std::size_t>(n));
-    GEOSCoordSeq_copyToBuffer_r(geos(), seq, buf.data(), 0, 0);
-    auto x_of = [&](std::size_t i) {
-      double dx = buf[2 * i] - lon;
-      if (dx > 180) dx -= 360;
-      if (dx < -180) dx += 360;
-      return dx * kx;
-    };
-    for (std::size_t i = 0; i + 1 < n; ++i) {
-      best = std::min(best, origin_segment_d2(x_of(i), (buf[2 * i + 1] - lat) * ky, x_of(i + 1),
-                                              (buf[2 * i + 3] - lat) * ky));
-    }
-  } else if (t == GEOS_POLYGON) {
-    rings_min_d2(GEOSGetExteriorRing_r(geos(), g), lon, lat, kx, ky, buf, best);
-    const int holes = GEOSGetNumInteriorRings_r(geos(), g);
-    for (int i = 0; i < holes; ++i) rings_min_d2(GEOSGetInteriorRingN_r(geos(), g, i), lon, lat, kx, ky, buf, best);
-  } else {
-    const int n = GEOSGetNumGeometries_r(geos(), g);
-    for (int i = 0; i < n; ++i) rings_min_d2(GEOSGetGeometryN_r(geos(), g, i), lon, lat, kx, ky, buf, best);
-  }
-}
-
-}  // namespace
-
-double Shape::distance_m(double lon, double lat) const {
-  // Local equirectangular frame centred on the query point: metres east and
-  // north. Exact enough for the tens of kilometres an uncovered point can
-  // be from the nearest grid of a city.
-  const GeomPtr p = make_point(lon, lat);
-  if (covers(p.get())) return 0;
-  double kx = 0, ky = 0;
-  metres_per_degree(lat, kx, ky);
-  thread_local std::vector<double> buf;
-  double best = std::numeric_limits<double>::infinity();
-  rings_min_d2(m_geom.get(), lon, lat, kx, ky, buf, best);
-  return std::sqrt(best);
-}
-
-// ---------------------------------------------------------------------------
-// CoverCells
-// ---------------------------------------------------------------------------
-
-namespace {
-
 /// Calls f(ax, ay, bx, by) for every segment of every ring of a polygonal g.
 template <class F>
 void for_each_segment(const GEOSGeometry* g, std::vector<double>& buf, F& f) {
@@ -120,6 +67,37 @@ void for_each_segment(const GEOSGeometry* g, std::vector<double>& buf, F& f) {
     for (int i = 0; i < n; ++i) for_each_segment(GEOSGetGeometryN_r(geos(), g, i), buf, f);
   }
 }
+
+}  // namespace
+
+double Shape::distance_m(double lon, double lat) const {
+  // Local equirectangular frame centred on the query point: metres east and
+  // north. Exact enough for the tens of kilometres an uncovered point can
+  // be from the nearest grid of a city.
+  const GeomPtr p = make_point(lon, lat);
+  if (covers(p.get())) return 0;
+  double kx = 0, ky = 0;
+  metres_per_degree(lat, kx, ky);
+  thread_local std::vector<double> buf;
+  double best = std::numeric_limits<double>::infinity();
+  auto x_of = [&](double x) {
+    double dx = x - lon;
+    if (dx > 180) dx -= 360;
+    if (dx < -180) dx += 360;
+    return dx * kx;
+  };
+  auto nearer = [&](double ax, double ay, double bx, double by) {
+    best = std::min(best, origin_segment_d2(x_of(ax), (ay - lat) * ky, x_of(bx), (by - lat) * ky));
+  };
+  for_each_segment(m_geom.get(), buf, nearer);
+  return std::sqrt(best);
+}
+
+// ---------------------------------------------------------------------------
+// CoverCells
+// ---------------------------------------------------------------------------
+
+namespace {
 
 /// A run of cells [c0, c1] in one row, wholly inside shape `shape`.
 struct InsideRun {

@@ -148,28 +148,6 @@ GeomPtr random_polygon(std::mt19937_64& rng, double cx, double cy) {
   return geometry_from_geojson(Json{{"type", "Polygon"}, {"coordinates", Json::array({ring})}});
 }
 
-/// Every vertex of every ring of a polygonal geometry, ring after ring.
-void for_each_ring_vertex(const GEOSGeometry* g, std::vector<std::array<double, 2>>& out) {
-  const int t = type_id(g);
-  if (t == GEOS_LINEARRING || t == GEOS_LINESTRING) {
-    const GEOSCoordSequence* seq = GEOSGeom_getCoordSeq_r(geos(), g);
-    unsigned n = 0;
-    GEOSCoordSeq_getSize_r(geos(), seq, &n);
-    for (unsigned i = 0; i < n; ++i) {
-      double x = 0, y = 0;
-      GEOSCoordSeq_getXY_r(geos(), seq, i, &x, &y);
-      out.push_back({x, y});
-    }
-  } else if (t == GEOS_POLYGON) {
-    for_each_ring_vertex(GEOSGetExteriorRing_r(geos(), g), out);
-    for (int i = 0; i < GEOSGetNumInteriorRings_r(geos(), g); ++i) {
-      for_each_ring_vertex(GEOSGetInteriorRingN_r(geos(), g, i), out);
-    }
-  } else {
-    for (int i = 0; i < GEOSGetNumGeometries_r(geos(), g); ++i) for_each_ring_vertex(GEOSGetGeometryN_r(geos(), g, i), out);
-  }
-}
-
 struct Shapes {
   std::vector<GeomPtr> raw;  // independent copies for the brute force
   std::vector<std::unique_ptr<Shape>> shapes;
@@ -324,8 +302,8 @@ TEST(CoverCells, LatticeAnswersEqualGeosEverywhereIncludingCellEdgesAndBoundarie
   }
   // On every shape's boundary and a hair either side of it.
   for (const auto& g : s.raw) {
-    std::vector<std::array<double, 2>> pts;
-    for_each_ring_vertex(g.get(), pts);
+    std::vector<std::array<double, 2>> pts;  // every ring's vertices, ring after ring
+    for_each_xy(g.get(), [&](double x, double y) { pts.push_back({x, y}); });
     for (std::size_t i = 0; i + 1 < pts.size(); ++i) {
       const double t = unit(rng);
       const double x = pts[i][0] + t * (pts[i + 1][0] - pts[i][0]), y = pts[i][1] + t * (pts[i + 1][1] - pts[i][1]);
