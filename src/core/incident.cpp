@@ -170,24 +170,16 @@ Colour colour_at(std::optional<TimePoint> dispatched_at, std::optional<TimePoint
                   "utc offset " + std::to_string(utc_offset_minutes) + " min is outside ±18 h",
                   "utc_offset_minutes");
   }
-  if (!open || !dispatched_at) return Colour::none;
-  if (!due_at) return Colour::on_track;
-  if (now > *due_at) return Colour::overdue;
-
   // End of the current local day, expressed back in UTC.
   const std::chrono::minutes offset(utc_offset_minutes);
   const auto local_day = std::chrono::floor<std::chrono::days>(now + offset);
   const TimePoint end_of_day = local_day + std::chrono::days(1) - offset;
-  if (*due_at < end_of_day) return Colour::due_today;
-
-  // elapsed >= 3/4 * total, exactly and without overflow:
-  // ceil(3t/4) == t - floor(t/4) for t >= 0.
-  const auto total = *due_at - *dispatched_at;
-  const auto elapsed = now - *dispatched_at;
-  if (total.count() <= 0) return Colour::near_due;  // unreachable: due lies after today here
-  const auto threshold = total - total / 4;
-  if (elapsed >= threshold) return Colour::near_due;
-  return Colour::on_track;
+  // near_due: elapsed >= 3/4 of the allowed time t, exactly and without
+  // overflow: ceil(3t/4) == t - floor(t/4), so the instant is due - floor(t/4).
+  const TimePoint none = TimePoint::min();
+  TimePoint near_due = none;
+  if (dispatched_at && due_at && *due_at > *dispatched_at) near_due = *due_at - (*due_at - *dispatched_at) / 4;
+  return deadline_colour(open, dispatched_at.value_or(none), due_at.value_or(none), near_due, now, end_of_day, none);
 }
 
 // ---------------------------------------------------------------------------

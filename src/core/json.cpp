@@ -38,6 +38,12 @@ void check_depth(std::string_view text) {
 }
 }  // namespace
 
+Json parse_json_or(std::string_view text, Json fallback) {
+  if (text.empty()) return fallback;
+  Json j = Json::parse(text.begin(), text.end(), nullptr, false);
+  return j.is_discarded() ? fallback : j;
+}
+
 Json parse_json(std::string_view text) {
   check_depth(text);
   try {

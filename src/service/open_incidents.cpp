@@ -33,13 +33,8 @@ OpenIncidentIndex::Point OpenIncidentIndex::point_of(const Incident& i) {
 }
 
 int OpenIncidentIndex::rank(const Point& p, std::int64_t now_ms, std::int64_t day_end_ms) noexcept {
-  // k_colour_sql in the GeoPackage store, on instants in milliseconds.
-  if (!p.running || p.dispatched_ms == k_none) return static_cast<int>(Colour::none);
-  if (p.due_ms == k_none) return static_cast<int>(Colour::on_track);
-  if (p.due_ms < now_ms) return static_cast<int>(Colour::overdue);
-  if (p.due_ms < day_end_ms) return static_cast<int>(Colour::due_today);
-  if (p.near_due_ms != k_none && p.near_due_ms <= now_ms) return static_cast<int>(Colour::near_due);
-  return static_cast<int>(Colour::on_track);
+  return static_cast<int>(deadline_colour(p.running, p.dispatched_ms, p.due_ms, p.near_due_ms, now_ms, day_end_ms,
+                                          k_none));
 }
 
 void OpenIncidentIndex::apply(const Incident& incident) {

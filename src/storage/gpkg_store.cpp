@@ -8,10 +8,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <span>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/json.hpp"
 #include "gridd/storage/gdal_errors.hpp"
 #include "gridd/storage/gpkg_incident_store.hpp"
+#include "incident_rows.hpp"
 
 namespace gridd::storage {
 
@@ -60,41 +63,25 @@ const FieldSpec k_station_fields[] = {
     {"updated_at", OFTString, OFSTNone},
 };
 
-const FieldSpec k_incident_fields[] = {
-    {"category", OFTString, OFSTNone},         {"description", OFTString, OFSTNone},
-    {"address", OFTString, OFSTNone},          {"channel", OFTString, OFSTNone},
-    {"priority", OFTString, OFSTNone},         {"status", OFTString, OFSTNone},
-    {"version", OFTInteger64, OFSTNone},       {"reported_position", OFTString, OFSTJSON},
-    {"reporter_name", OFTString, OFSTNone},    {"reporter_phone", OFTString, OFSTNone},
-    {"grid_id", OFTInteger64, OFSTNone},       {"grid_code", OFTString, OFSTNone},
-    {"grid_name", OFTString, OFSTNone},        {"chain_district", OFTInteger64, OFSTNone},
-    {"chain_street", OFTInteger64, OFSTNone},  {"chain_community", OFTInteger64, OFSTNone},
-    {"chain_grid", OFTInteger64, OFSTNone},    {"chain_micro_grid", OFTInteger64, OFSTNone},
-    {"covered", OFTInteger, OFSTBoolean},      {"distance_m", OFTReal, OFSTNone},
-    {"assignee_name", OFTString, OFSTNone},    {"assignee_phone", OFTString, OFSTNone},
-    {"handler", OFTString, OFSTNone},          {"escalation_level", OFTInteger, OFSTNone},
-    {"created_at", OFTDateTime, OFSTNone},     {"updated_at", OFTDateTime, OFSTNone},
-    {"dispatched_at", OFTDateTime, OFSTNone},  {"due_at", OFTDateTime, OFSTNone},
-    {"near_due_at", OFTDateTime, OFSTNone},    {"resolved_at", OFTDateTime, OFSTNone},
-    {"closed_at", OFTDateTime, OFSTNone},      {"satisfaction", OFTInteger, OFSTNone},
-    {"attributes", OFTString, OFSTJSON},       {"grid_version", OFTInteger64, OFSTNone},
-};
-
-const FieldSpec k_event_fields[] = {
-    {"incident_id", OFTInteger64, OFSTNone}, {"version", OFTInteger64, OFSTNone},
-    {"action", OFTString, OFSTNone},         {"from_status", OFTString, OFSTNone},
-    {"to_status", OFTString, OFSTNone},      {"actor", OFTString, OFSTNone},
-    {"note", OFTString, OFSTNone},           {"at", OFTDateTime, OFSTNone},
-    {"grid_id", OFTInteger64, OFSTNone},     {"data", OFTString, OFSTJSON},
-    {"attachments", OFTString, OFSTJSON},
-};
-
-const FieldSpec k_attachment_fields[] = {
-    {"incident_id", OFTInteger64, OFSTNone}, {"filename", OFTString, OFSTNone},
-    {"media_type", OFTString, OFSTNone},     {"size", OFTInteger64, OFSTNone},
-    {"width", OFTInteger, OFSTNone},         {"height", OFTInteger, OFSTNone},
-    {"created_at", OFTDateTime, OFSTNone},   {"data", OFTBinary, OFSTNone},
-};
+/// The OGR fields of a table of incident_rows.
+std::vector<FieldSpec> fields_of(std::span<const rows::Column> columns) {
+  std::vector<FieldSpec> out;
+  for (const auto& c : columns) {
+    FieldSpec f{c.name.data(), OFTString, OFSTNone};
+    switch (c.type) {
+      case rows::SqlType::text: break;
+      case rows::SqlType::instant: f.type = OFTDateTime; break;
+      case rows::SqlType::bigint: f.type = OFTInteger64; break;
+      case rows::SqlType::integer: f.type = OFTInteger; break;
+      case rows::SqlType::real: f.type = OFTReal; break;
+      case rows::SqlType::boolean: f = {f.name, OFTInteger, OFSTBoolean}; break;
+      case rows::SqlType::json: f.subtype = OFSTJSON; break;
+      case rows::SqlType::bytes: f.type = OFTBinary; break;
+    }
+    out.push_back(f);
+  }
+  return out;
+}
 
 const FieldSpec k_token_fields[] = {
     {"name", OFTString, OFSTNone},       {"role", OFTString, OFSTNone},
@@ -111,8 +98,7 @@ const FieldSpec k_audit_fields[] = {
     {"after", OFTString, OFSTJSON},          {"request_id", OFTString, OFSTNone},
 };
 
-template <std::size_t N>
-void create_layer(GDALDataset& ds, const char* name, OGRwkbGeometryType type, const FieldSpec (&fields)[N],
+void create_layer(GDALDataset& ds, const char* name, OGRwkbGeometryType type, std::span<const FieldSpec> fields,
                   bool spatial_index = true) {
   OGRSpatialReference srs;
   srs.importFromEPSG(4326);
@@ -137,10 +123,7 @@ std::string get_string(const OGRFeature& f, const char* name) {
 }
 
 Json get_json(const OGRFeature& f, const char* name, Json fallback) {
-  const std::string s = get_string(f, name);
-  if (s.empty()) return fallback;
-  Json j = Json::parse(s, nullptr, false);
-  return j.is_discarded() ? fallback : j;
+  return parse_json_or(get_string(f, name), std::move(fallback));
 }
 
 std::string geometry_wkb(const OGRFeature& f) {
@@ -280,7 +263,7 @@ void sql(GDALDataset& ds, const std::string& statement) {
 /// with the indexes the listings and the feed use. Added to older stores.
 void ensure_incident_schema(GDALDataset& ds) {
   if (!ds.GetLayerByName("incidents")) {
-    create_layer(ds, "incidents", wkbPoint, k_incident_fields);
+    create_layer(ds, "incidents", wkbPoint, fields_of(rows::incident_columns()));
     for (const char* column : {"status", "category", "created_at", "due_at", "grid_id", "chain_district",
                                "chain_street", "chain_community", "chain_grid", "chain_micro_grid",
                                "assignee_name"}) {
@@ -288,11 +271,11 @@ void ensure_incident_schema(GDALDataset& ds) {
     }
   }
   if (!ds.GetLayerByName("incident_events")) {
-    create_layer(ds, "incident_events", wkbNone, k_event_fields);
+    create_layer(ds, "incident_events", wkbNone, fields_of(rows::event_columns()));
     sql(ds, "CREATE INDEX incident_events_incident_idx ON incident_events(incident_id)");
   }
   if (!ds.GetLayerByName("incident_attachments")) {
-    create_layer(ds, "incident_attachments", wkbNone, k_attachment_fields);
+    create_layer(ds, "incident_attachments", wkbNone, fields_of(rows::attachment_columns()));
     sql(ds, "CREATE INDEX incident_attachments_incident_idx ON incident_attachments(incident_id)");
   }
   sql(ds, "INSERT OR REPLACE INTO gridd_meta VALUES ('schema_version', '" + std::to_string(k_schema_version) + "')");

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/json.hpp"
 #include "gridd/storage/pg_schema.hpp"
 
 namespace gridd::storage {
@@ -27,12 +28,6 @@ std::string random_instance() {
   std::ostringstream out;
   out << std::hex << rd() << rd();
   return out.str();
-}
-
-Json parse_json_or(const std::string& text, Json fallback) {
-  if (text.empty()) return fallback;
-  Json j = Json::parse(text, nullptr, false);
-  return j.is_discarded() ? fallback : j;
 }
 
 // Columns of a grid row and of a grid-version row, in read order.

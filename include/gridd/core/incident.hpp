@@ -125,6 +125,24 @@ std::string_view to_string(Colour colour) noexcept;
 std::optional<Colour> try_parse_colour(std::string_view text) noexcept;
 Colour parse_colour(std::string_view text, std::string_view field = "colour");
 
+/// The colour rule on an incident's stored instants, written once for every
+/// place that evaluates it: colour_at() below, the in-memory index of open
+/// incidents (instants in milliseconds) and, as SQL over ISO 8601 text, the
+/// stores (storage/incident_rows.cpp, checked against this in the tests).
+/// `near_due` is the instant 3/4 of the allowed time after dispatch;
+/// `day_end` the end of the current local day; `none` marks an absent instant.
+template <class Instant>
+constexpr Colour deadline_colour(bool running, const Instant& dispatched, const Instant& due,
+                                 const Instant& near_due, const Instant& now, const Instant& day_end,
+                                 const Instant& none) noexcept {
+  if (!running || dispatched == none) return Colour::none;
+  if (due == none) return Colour::on_track;
+  if (due < now) return Colour::overdue;
+  if (due < day_end) return Colour::due_today;
+  if (near_due != none && near_due <= now) return Colour::near_due;
+  return Colour::on_track;
+}
+
 /// The colour of an incident at `now`, computed from the clock, never stored.
 /// Pass deadline_running(status) as `open`: the clock runs only while the
 /// case is being handled (gridd's service and store queries do so).

@@ -20,6 +20,9 @@ inline constexpr std::size_t k_max_json_depth = 128;
 /// than k_max_json_depth.
 Json parse_json(std::string_view text);
 
+/// JSON text a store wrote, or `fallback` when it is empty or not JSON.
+Json parse_json_or(std::string_view text, Json fallback);
+
 /// Typed member access with errors naming the field (JSON pointer style).
 /// Missing or null members return the fallback; a wrong type throws.
 std::string json_string(const Json& obj, const char* key, std::string_view where,

@@ -13,6 +13,7 @@
 
 #include <gdal_priv.h>
 #include <ogrsf_frmts.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -36,6 +37,7 @@
 #include "gridd/storage/pg.hpp"
 #include "gridd/storage/pg_schema.hpp"
 #include "gridd/storage/pg_store.hpp"
+#include "storage/incident_rows.hpp"
 #include "unit/test_util.hpp"
 
 namespace gridd::storage {
@@ -355,6 +357,44 @@ std::string backend_name(const ::testing::TestParamInfo<std::string>& info) { re
 /// Store tests over each backend (the parameter).
 class IncidentStoreTest : public ::testing::TestWithParam<std::string> {};
 INSTANTIATE_TEST_SUITE_P(Backends, IncidentStoreTest, k_backends, backend_name);
+
+// ---------------------------------------------------------------------------
+// Schema: both backends' tables hold exactly incident_rows' columns
+// ---------------------------------------------------------------------------
+
+/// The columns of `table` in order, as the backend's catalogue lists them.
+std::vector<std::string> table_columns(StoreFixture& f, const std::string& table) {
+  std::vector<std::string> out;
+  if (f.pg) {
+    pg::Connection c(f.pg->db->uri());
+    const auto r = c.query(
+        "SELECT column_name::text FROM information_schema.columns WHERE table_name = $1::text ORDER BY ordinal_position",
+        pg::Params().text(table));
+    for (int row = 0; row < r.rows(); ++row) out.push_back(r.text(row, 0));
+    return out;
+  }
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(f.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  const std::string sql = "SELECT name FROM pragma_table_info('" + table + "') ORDER BY cid";
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK);
+  while (sqlite3_step(st) == SQLITE_ROW) out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+std::vector<std::string> expected_columns(std::vector<std::string> leading, std::span<const rows::Column> columns) {
+  for (const auto& c : columns) leading.emplace_back(c.name);
+  return leading;
+}
+
+TEST_P(IncidentStoreTest, TablesHoldExactlyTheColumnsOfTheRowMapping) {
+  StoreFixture f(GetParam());
+  EXPECT_EQ(table_columns(f, "incidents"), expected_columns({"id", "geom"}, rows::incident_columns()));
+  EXPECT_EQ(table_columns(f, "incident_events"), expected_columns({"id"}, rows::event_columns()));
+  EXPECT_EQ(table_columns(f, "incident_attachments"), expected_columns({"id"}, rows::attachment_columns()));
+}
 
 // ---------------------------------------------------------------------------
 // Writes
