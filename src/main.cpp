@@ -164,14 +164,18 @@ int main(int argc, char** argv) {
   // token ------------------------------------------------------------------
   auto* tok = app.add_subcommand("token", "Create, list and revoke API tokens (bearer tokens, stored hashed)");
   tok->require_subcommand(1);
-  std::string tok_store = "gridd.gpkg", tok_role, tok_scope, tok_name;
+  std::string tok_store = "gridd.gpkg", tok_role, tok_scope, tok_name, tok_phone;
   std::int64_t tok_id = 0;
   auto* tok_create = tok->add_subcommand("create", "Create a token; the token itself is printed on the last line");
-  tok_create->add_option("--role", tok_role, "viewer, dispatcher, planner or admin")
+  tok_create->add_option("--role", tok_role, "viewer, dispatcher, planner, admin or worker (a grid worker in the field)")
       ->required()
-      ->check(CLI::IsMember({"viewer", "dispatcher", "planner", "admin"}));
+      ->check(CLI::IsMember({"viewer", "dispatcher", "planner", "admin", "worker"}));
   tok_create->add_option("--scope", tok_scope, "Code of the grid whose subtree the token is limited to");
-  tok_create->add_option("--name", tok_name, "Who or what holds the token (shown in the audit log)");
+  tok_create->add_option("--name", tok_name,
+                         "Who or what holds the token (shown in the audit log); for a worker, the person as the "
+                         "grids' people name them");
+  tok_create->add_option("--phone", tok_phone,
+                         "The person's phone; a worker's incidents are those assigned to this phone (else to the name)");
   tok_create->add_option("--store", tok_store, "GeoPackage file or postgresql:// URI")->capture_default_str();
   auto* tok_list = tok->add_subcommand("list", "List the tokens (never their secrets)");
   tok_list->add_option("--store", tok_store, "GeoPackage file or postgresql:// URI")->capture_default_str();
@@ -423,10 +427,15 @@ int main(int argc, char** argv) {
             throw_not_found("grid_not_found", "no grid with code '" + tok_scope + "'", "scope");
           }
         }
-        const auto t = auth.create_token(parse_role(tok_role), tok_scope, tok_name);
+        const Role role = parse_role(tok_role);
+        if (role == Role::worker && tok_name.empty() && tok_phone.empty()) {
+          throw_invalid("missing_person", "a worker token names its person: give --name (and --phone)", "name");
+        }
+        const auto t = auth.create_token(role, tok_scope, tok_name, tok_phone);
         std::cout << "created token " << t.record.id << " (" << tok_role
                   << (tok_scope.empty() ? std::string(", whole city") : ", scope " + tok_scope)
                   << (tok_name.empty() ? std::string() : ", " + tok_name)
+                  << (tok_phone.empty() ? std::string() : ", " + tok_phone)
                   << "); it is shown only now, keep it secret:\n"
                   << t.secret << std::endl;
         return 0;

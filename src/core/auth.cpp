@@ -8,7 +8,7 @@
 namespace gridd {
 
 namespace {
-constexpr std::array<std::string_view, 4> k_roles{"viewer", "dispatcher", "planner", "admin"};
+constexpr std::array<std::string_view, 5> k_roles{"viewer", "dispatcher", "planner", "admin", "worker"};
 constexpr std::array<std::string_view, 5> k_permissions{"read", "report_incidents", "handle_incidents", "edit_grids",
                                                         "admin"};
 }  // namespace
@@ -29,10 +29,21 @@ bool allows(Role role, Permission p) noexcept {
     case Role::admin: return true;
     case Role::viewer: return p == Permission::read;
     case Role::dispatcher:
+    case Role::worker:
       return p == Permission::read || p == Permission::report_incidents || p == Permission::handle_incidents;
     case Role::planner: return p == Permission::read || p == Permission::edit_grids;
   }
   return false;
+}
+
+bool is_assignee(const Principal& p, std::string_view assignee_name, std::string_view assignee_phone) noexcept {
+  if (!p.authenticated) return false;
+  if (!p.phone.empty()) return p.phone == assignee_phone;
+  return !p.name.empty() && p.name == assignee_name;
+}
+
+bool worker_may(IncidentAction action) noexcept {
+  return action == IncidentAction::accept || action == IncidentAction::resolve || action == IncidentAction::return_;
 }
 
 }  // namespace gridd

@@ -95,6 +95,7 @@ Principal AuthService::authorize(const std::string* authorization, Permission pe
     p.name = r.name.empty() ? "token " + std::to_string(r.id) : r.name;
     p.role = r.role;
     p.scope_code = r.scope_code;
+    p.phone = r.phone;
     p.personal_data = true;
     if (!p.may(permission)) {
       throw Error(ErrorKind::forbidden, "forbidden",

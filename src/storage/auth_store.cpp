@@ -64,22 +64,24 @@ GpkgAuthStore::GpkgAuthStore(const std::string& path) {
 
 GpkgAuthStore::~GpkgAuthStore() { sqlite3_close_v2(m_db); }
 
-NewToken make_token(Role role, const std::string& scope_code, const std::string& name) {
+NewToken make_token(Role role, const std::string& scope_code, const std::string& name, const std::string& phone) {
   NewToken t;
   t.secret = generate_token();
   t.record.name = name;
   t.record.role = role;
   t.record.scope_code = scope_code;
+  t.record.phone = phone;
   t.record.hash = hash_token(t.secret);
   t.record.created_at = now_iso();
   return t;
 }
 
-NewToken GpkgAuthStore::create_token(Role role, const std::string& scope_code, const std::string& name) {
-  NewToken t = make_token(role, scope_code, name);
+NewToken GpkgAuthStore::create_token(Role role, const std::string& scope_code, const std::string& name,
+                                     const std::string& phone) {
+  NewToken t = make_token(role, scope_code, name, phone);
   std::lock_guard lock(m_mutex);
-  Stmt(m_db, "INSERT INTO api_tokens (name, role, scope_code, token_hash, created_at) VALUES (?,?,?,?,?)",
-       {name, std::string(to_string(role)), opt_text(scope_code), t.record.hash, t.record.created_at})
+  Stmt(m_db, "INSERT INTO api_tokens (name, role, scope_code, token_hash, created_at, phone) VALUES (?,?,?,?,?,?)",
+       {name, std::string(to_string(role)), opt_text(scope_code), t.record.hash, t.record.created_at, opt_text(phone)})
       .run();
   t.record.id = sqlite3_last_insert_rowid(m_db);
   return t;
@@ -87,7 +89,8 @@ NewToken GpkgAuthStore::create_token(Role role, const std::string& scope_code, c
 
 std::vector<TokenRecord> GpkgAuthStore::tokens() {
   std::lock_guard lock(m_mutex);
-  Stmt s(m_db, "SELECT id, name, role, scope_code, token_hash, created_at, revoked_at FROM api_tokens ORDER BY id");
+  Stmt s(m_db,
+         "SELECT id, name, role, scope_code, token_hash, created_at, revoked_at, phone FROM api_tokens ORDER BY id");
   std::vector<TokenRecord> out;
   while (s.step()) {
     TokenRecord r;
@@ -98,6 +101,7 @@ std::vector<TokenRecord> GpkgAuthStore::tokens() {
     r.hash = s.text(4);
     r.created_at = s.text(5);
     r.revoked_at = s.text(6);
+    r.phone = s.text(7);
     out.push_back(std::move(r));
   }
   return out;

@@ -20,7 +20,7 @@ namespace gridd::storage {
 
 namespace {
 
-constexpr int k_schema_version = 4;
+constexpr int k_schema_version = 5;
 
 [[noreturn]] void fail(const std::string& what) {
   const std::string msg = CPLGetLastErrorMsg();
@@ -87,6 +87,7 @@ const FieldSpec k_token_fields[] = {
     {"name", OFTString, OFSTNone},       {"role", OFTString, OFSTNone},
     {"scope_code", OFTString, OFSTNone}, {"token_hash", OFTString, OFSTNone},
     {"created_at", OFTString, OFSTNone}, {"revoked_at", OFTString, OFSTNone},
+    {"phone", OFTString, OFSTNone},
 };
 
 const FieldSpec k_audit_fields[] = {
@@ -330,6 +331,11 @@ void ensure_auth_schema(GDALDataset& ds) {
     sql(ds, "CREATE UNIQUE INDEX api_tokens_hash_uq ON api_tokens(token_hash)");
   }
   if (!ds.GetLayerByName("audit_log")) create_layer(ds, "audit_log", wkbNone, k_audit_fields);
+  // Schema version 5: a token names its person's phone.
+  if (OGRLayer* tokens = ds.GetLayerByName("api_tokens"); tokens && !has_field(tokens, "phone")) {
+    OGRFieldDefn defn("phone", OFTString);
+    if (tokens->CreateField(&defn) != OGRERR_NONE) fail("cannot add api_tokens.phone");
+  }
   sql(ds, "INSERT OR REPLACE INTO gridd_meta VALUES ('schema_version', '" + std::to_string(k_schema_version) + "')");
 }
 
@@ -378,8 +384,9 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
       ensure_history_schema(*existing);  // migrate a version-2 store
     }
     if (existing && existing->GetLayerByName("grids") &&
-        (!existing->GetLayerByName("api_tokens") || !existing->GetLayerByName("audit_log"))) {
-      ensure_auth_schema(*existing);  // migrate a version-3 store
+        (!existing->GetLayerByName("api_tokens") || !existing->GetLayerByName("audit_log") ||
+         !has_field(existing->GetLayerByName("api_tokens"), "phone"))) {
+      ensure_auth_schema(*existing);  // migrate a version-3 or -4 store
     }
   }
   m_impl->ds.reset(GDALDataset::Open(m_path.c_str(), GDAL_OF_VECTOR | GDAL_OF_UPDATE, nullptr, nullptr, nullptr));

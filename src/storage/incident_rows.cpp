@@ -197,6 +197,7 @@ void filter_where(Query& w, const IncidentFilter& f) {
   }
   if (f.covered) w.add("covered = " + w.param(std::int64_t{*f.covered ? 1 : 0}, SqlType::boolean));
   if (!f.assignee.empty()) w.add("assignee_name = " + w.text(f.assignee));
+  if (!f.assignee_phone.empty()) w.add("assignee_phone = " + w.text(f.assignee_phone));
   if (!f.created_from.empty()) w.add("created_at >= " + w.text(f.created_from) + w.collate());
   if (!f.created_to.empty()) w.add("created_at < " + w.text(f.created_to) + w.collate());
 }

@@ -6,18 +6,20 @@
 
 namespace gridd::storage {
 
-NewToken PgAuthStore::create_token(Role role, const std::string& scope_code, const std::string& name) {
-  NewToken t = make_token(role, scope_code, name);
+NewToken PgAuthStore::create_token(Role role, const std::string& scope_code, const std::string& name,
+                                   const std::string& phone) {
+  NewToken t = make_token(role, scope_code, name, phone);
   auto c = m_pool.lease();
   const pg::Result r = c->query(
-      "INSERT INTO api_tokens (name, role, scope_code, token_hash, created_at) VALUES ($1, $2, $3, $4, $5) "
+      "INSERT INTO api_tokens (name, role, scope_code, token_hash, created_at, phone) VALUES ($1, $2, $3, $4, $5, $6) "
       "RETURNING id",
       pg::Params()
           .text(name)
           .text(std::string(to_string(role)))
           .opt_text(scope_code)
           .text(t.record.hash)
-          .text(t.record.created_at));
+          .text(t.record.created_at)
+          .opt_text(phone));
   t.record.id = r.i64(0, 0);
   return t;
 }
@@ -25,7 +27,7 @@ NewToken PgAuthStore::create_token(Role role, const std::string& scope_code, con
 std::vector<TokenRecord> PgAuthStore::tokens() {
   auto c = m_pool.lease();
   const pg::Result r =
-      c->query("SELECT id, name, role, scope_code, token_hash, created_at, revoked_at FROM api_tokens ORDER BY id");
+      c->query("SELECT id, name, role, scope_code, token_hash, created_at, revoked_at, phone FROM api_tokens ORDER BY id");
   std::vector<TokenRecord> out;
   for (int i = 0; i < r.rows(); ++i) {
     TokenRecord t;
@@ -36,6 +38,7 @@ std::vector<TokenRecord> PgAuthStore::tokens() {
     t.hash = r.text(i, 4);
     t.created_at = r.text(i, 5);
     t.revoked_at = r.text(i, 6);
+    t.phone = r.text(i, 7);
     out.push_back(std::move(t));
   }
   return out;

@@ -174,6 +174,11 @@ CREATE TABLE audit_log (
 );
 )SQL";
 
+// Tokens name their person's phone too (the worker role: "assigned to me").
+constexpr const char* k_v2 = R"SQL(
+ALTER TABLE api_tokens ADD COLUMN phone text;
+)SQL";
+
 /// Advisory lock key of schema changes ("gridd" in ASCII).
 constexpr const char* k_lock_sql = "SELECT pg_advisory_xact_lock(6779042916)";
 
@@ -182,6 +187,7 @@ constexpr const char* k_lock_sql = "SELECT pg_advisory_xact_lock(6779042916)";
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "grids, grid versions, stations, incidents with events and attachments, tokens, audit log", k_v1},
+      {2, "the phone of a token's person", k_v2},
   };
   return all;
 }

@@ -9,10 +9,12 @@
 #include <string>
 #include <string_view>
 
+#include "gridd/core/incident.hpp"
+
 namespace gridd {
 
 /// The role of an API token.
-enum class Role { viewer, dispatcher, planner, admin };
+enum class Role { viewer, dispatcher, planner, admin, worker };
 
 /// What a route needs.
 enum class Permission {
@@ -31,13 +33,16 @@ std::optional<Role> try_parse_role(std::string_view text) noexcept;
 
 /// The role matrix: viewer reads; dispatcher reads, reports and handles
 /// incidents; planner reads and edits grids and stations; admin everything.
+/// A worker (a grid worker in the field) reads, reports and handles
+/// incidents too, but only within worker_may() (the service checks it).
 bool allows(Role role, Permission permission) noexcept;
 
 /// Whom a request runs as.
 struct Principal {
   bool authenticated = false;  ///< a valid bearer token was sent
   std::int64_t token_id = 0;
-  std::string name;            ///< the token's name (for the audit log)
+  std::string name;            ///< the token's name: the person or system holding it
+  std::string phone;           ///< the person's phone, when the token names one
   Role role = Role::admin;
   /// Code of the grid whose subtree the principal is limited to; empty: the
   /// whole city.
@@ -56,10 +61,22 @@ struct Principal {
     return allows(role, p) || (anonymous_extra && *anonymous_extra == p);
   }
   [[nodiscard]] bool scoped() const noexcept { return !scope_code.empty(); }
+  [[nodiscard]] bool worker() const noexcept { return authenticated && role == Role::worker; }
   /// True for Principal::open() (no tokens in use).
   [[nodiscard]] bool is_open() const noexcept {
     return !authenticated && role == Role::admin && personal_data && scope_code.empty();
   }
 };
+
+/// Whether the principal is the person an incident is assigned to: by phone
+/// (as the grid's people write it) when the principal's token names one,
+/// else by name. A
+/// worker responsible for several grids is their assignee in each.
+bool is_assignee(const Principal& p, std::string_view assignee_name, std::string_view assignee_phone) noexcept;
+
+/// The workflow steps a worker takes on incidents assigned to them: the
+/// handler's (accept, resolve, return). Everything else is the dispatch
+/// centre's.
+bool worker_may(IncidentAction action) noexcept;
 
 }  // namespace gridd

@@ -26,6 +26,7 @@ struct TokenRecord {
   std::string name;
   Role role = Role::viewer;
   std::string scope_code;   ///< empty: the whole city
+  std::string phone;        ///< the person's phone (empty: none)
   std::string hash;         ///< hex SHA-256 of the token
   std::string created_at;   ///< ISO 8601 UTC
   std::string revoked_at;   ///< empty while live
@@ -64,8 +65,10 @@ class AuthStore {
  public:
   virtual ~AuthStore() = default;
 
-  /// Create a token. @throws Error(invalid_input) for an empty role name.
-  virtual NewToken create_token(Role role, const std::string& scope_code, const std::string& name) = 0;
+  /// Create a token for `name` (a person, with their `phone` when given, or
+  /// a system). @throws Error(invalid_input) for an empty role name.
+  virtual NewToken create_token(Role role, const std::string& scope_code, const std::string& name,
+                                  const std::string& phone = {}) = 0;
   /// Every token (live and revoked), by id.
   virtual std::vector<TokenRecord> tokens() = 0;
   /// Revoke token `id`; false when there is no such live token.
@@ -78,7 +81,7 @@ class AuthStore {
 };
 
 /// A new token record (secret, hash, creation time) before it is stored.
-NewToken make_token(Role role, const std::string& scope_code, const std::string& name);
+NewToken make_token(Role role, const std::string& scope_code, const std::string& name, const std::string& phone = {});
 
 /// The tables in the embedded GeoPackage.
 class GpkgAuthStore final : public AuthStore {
@@ -89,7 +92,8 @@ class GpkgAuthStore final : public AuthStore {
   GpkgAuthStore(const GpkgAuthStore&) = delete;
   GpkgAuthStore& operator=(const GpkgAuthStore&) = delete;
 
-  NewToken create_token(Role role, const std::string& scope_code, const std::string& name) override;
+  NewToken create_token(Role role, const std::string& scope_code, const std::string& name,
+                                  const std::string& phone = {}) override;
   std::vector<TokenRecord> tokens() override;
   bool revoke_token(std::int64_t id) override;
   std::int64_t append_audit(const AuditEntry& entry) override;

@@ -40,7 +40,8 @@ struct IncidentFilter {
   std::vector<std::string> channels;
   std::vector<Colour> colours;
   std::optional<bool> covered;
-  std::string assignee;
+  std::string assignee;        ///< the assignee's name
+  std::string assignee_phone;  ///< the assignee's phone
   std::string created_from;  ///< ISO 8601 UTC, inclusive
   std::string created_to;    ///< ISO 8601 UTC, exclusive
 };

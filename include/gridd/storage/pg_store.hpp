@@ -53,7 +53,8 @@ class PgIncidentStore final : public IncidentStore {
 class PgAuthStore final : public AuthStore {
  public:
   explicit PgAuthStore(pg::Pool& pool) : m_pool(pool) {}
-  NewToken create_token(Role role, const std::string& scope_code, const std::string& name) override;
+  NewToken create_token(Role role, const std::string& scope_code, const std::string& name,
+                                  const std::string& phone = {}) override;
   std::vector<TokenRecord> tokens() override;
   bool revoke_token(std::int64_t id) override;
   std::int64_t append_audit(const AuditEntry& entry) override;

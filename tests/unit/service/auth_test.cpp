@@ -116,6 +116,40 @@ TEST(AuthService, LookupRolesAndRevocation) {
   EXPECT_NO_THROW((void)auth.authorize(&hp, Permission::read));
 }
 
+TEST(AuthService, AWorkerTokenNamesItsPersonAndMayHandleOnlyWhatIsAssignedToThem) {
+  AuthFixture f;
+  AuthService auth(*f.auth_store, *f.catalog);
+  const auto by_phone = f.auth_store->create_token(Role::worker, "", "王芳", "13800000042");
+  const auto by_name = f.auth_store->create_token(Role::worker, "", "李强");
+  auth.reload();
+  const std::string hp = "Bearer " + by_phone.secret, hn = "Bearer " + by_name.secret;
+  const Principal p = auth.authorize(&hp, Permission::handle_incidents);
+  EXPECT_TRUE(p.worker());
+  EXPECT_EQ(p.name, "王芳");
+  EXPECT_EQ(p.phone, "13800000042");
+  EXPECT_NO_THROW((void)auth.authorize(&hp, Permission::report_incidents));
+  EXPECT_EQ(kind_of([&] { (void)auth.authorize(&hp, Permission::edit_grids); }), ErrorKind::forbidden);
+  EXPECT_EQ(kind_of([&] { (void)auth.authorize(&hp, Permission::admin); }), ErrorKind::forbidden);
+  // The phone decides when the token names one (two people may share a name).
+  EXPECT_TRUE(is_assignee(p, "王芳", "13800000042"));
+  EXPECT_TRUE(is_assignee(p, "王 芳", "13800000042"));
+  EXPECT_FALSE(is_assignee(p, "王芳", "13800000043"));
+  const Principal n = auth.authorize(&hn, Permission::read);
+  EXPECT_TRUE(is_assignee(n, "李强", "13900000001"));
+  EXPECT_FALSE(is_assignee(n, "李强强", ""));
+  EXPECT_FALSE(is_assignee(Principal::open(), "", ""));
+  // The handler's steps only.
+  EXPECT_TRUE(worker_may(IncidentAction::accept));
+  EXPECT_TRUE(worker_may(IncidentAction::resolve));
+  EXPECT_TRUE(worker_may(IncidentAction::return_));
+  for (auto a : {IncidentAction::register_, IncidentAction::reject, IncidentAction::dispatch, IncidentAction::escalate,
+                 IncidentAction::send_back, IncidentAction::verify, IncidentAction::close, IncidentAction::reopen,
+                 IncidentAction::follow_up}) {
+    EXPECT_FALSE(worker_may(a)) << to_string(a);
+  }
+  EXPECT_EQ(parse_role("worker"), Role::worker);
+}
+
 TEST(AuthService, AnonymousAccessModes) {
   AuthFixture f;
   f.auth_store->create_token(Role::admin, "", "root");

@@ -438,6 +438,14 @@ TEST_P(StoreBackends, TokensAndTheAuditLog) {
   EXPECT_EQ(all[0].role, Role::dispatcher);
   EXPECT_EQ(all[0].scope_code, "370811001");
   EXPECT_EQ(all[1].scope_code, "");
+  EXPECT_EQ(all[0].phone, "");
+  const NewToken w = auth.create_token(Role::worker, "370811001", "王芳", "13800000042");
+  all = auth.tokens();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[2].id, w.record.id);
+  EXPECT_EQ(all[2].role, Role::worker);
+  EXPECT_EQ(all[2].name, "王芳");
+  EXPECT_EQ(all[2].phone, "13800000042");
   EXPECT_TRUE(auth.revoke_token(u.record.id));
   EXPECT_FALSE(auth.revoke_token(u.record.id));
   EXPECT_FALSE(auth.tokens()[1].live());

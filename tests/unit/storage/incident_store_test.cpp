@@ -254,6 +254,7 @@ std::vector<Incident> population(int count, int first = 0) {
   const std::vector<S> statuses = all_incident_statuses();
   const char* categories[] = {"garbage", "structure", "noise"};
   const char* assignees[] = {"Li Wei", "Zhang San", "Wang Wu", ""};
+  const char* phones[] = {"13800000001", "13800000002", "13800000003", ""};
   std::vector<Incident> out;
   for (int n = first; n < first + count; ++n) {
     Incident i = make_incident(n);
@@ -263,6 +264,8 @@ std::vector<Incident> population(int count, int first = 0) {
     i.covered = n % 5 != 0;
     i.distance_m = i.covered ? 0.0 : 100.5 + n;
     i.assignee_name = assignees[(n / 2) % 4];
+    // Two people share a name; the phone tells them apart.
+    i.assignee_phone = n % 10 == 3 ? "13900000009" : phones[(n / 2) % 4];
     i.created_at = iso(utc(2026, 11, 17) + hours(3) * ((n * 37) % 60) + milliseconds(n));
     i.updated_at = i.created_at;
     if (n % 6 == 0) i.satisfaction = 1 + n % 5;
@@ -345,6 +348,7 @@ bool matches(const Incident& i, const IncidentFilter& f, TimePoint now) {
   }
   if (f.covered && i.covered != *f.covered) return false;
   if (!f.assignee.empty() && i.assignee_name != f.assignee) return false;
+  if (!f.assignee_phone.empty() && i.assignee_phone != f.assignee_phone) return false;
   if (!f.created_from.empty() && i.created_at < f.created_from) return false;
   if (!f.created_to.empty() && i.created_at >= f.created_to) return false;
   return true;
@@ -722,6 +726,12 @@ TEST_P(IncidentStoreListing, FiltersByCoveredAndAssignee) {
   a.assignee = "Zhang";  // exact, not a prefix
   check_filter(a, "assignee prefix", false);
   EXPECT_EQ(store().count(a, clock_of(k_now)), 0);
+  IncidentFilter phone;
+  phone.assignee_phone = "13800000002";
+  check_filter(phone, "assignee phone");
+  phone.assignee_phone = "13900000009";
+  check_filter(phone, "assignee phone shared by no name");
+  EXPECT_GT(store().count(phone, clock_of(k_now)), 0);
 }
 
 TEST_P(IncidentStoreListing, FiltersByBoundingBoxThroughTheRtree) {
