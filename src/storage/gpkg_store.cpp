@@ -15,6 +15,7 @@
 #include "gridd/storage/gdal_errors.hpp"
 #include "gridd/storage/gpkg_incident_store.hpp"
 #include "incident_rows.hpp"
+#include "sql_runner.hpp"
 
 namespace gridd::storage {
 
@@ -339,6 +340,14 @@ void ensure_auth_schema(GDALDataset& ds) {
   sql(ds, "INSERT OR REPLACE INTO gridd_meta VALUES ('schema_version', '" + std::to_string(k_schema_version) + "')");
 }
 
+/// Idempotency keys: a plain table (not a layer), added to any store.
+void ensure_idempotency_schema(GDALDataset& ds) {
+  sql(ds,
+      "CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
+      "created_at TEXT NOT NULL, status INTEGER, content_type TEXT, body BLOB, headers TEXT)");
+  sql(ds, "CREATE INDEX IF NOT EXISTS idempotency_keys_created_idx ON idempotency_keys(created_at)");
+}
+
 }  // namespace
 
 struct GpkgStore::Impl {
@@ -373,6 +382,7 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
     ensure_incident_schema(*created);
     ensure_history_schema(*created);
     ensure_auth_schema(*created);
+    ensure_idempotency_schema(*created);
     created.reset();  // close, so spatial indexes and metadata are complete on disk
   } else {
     GDALDatasetUniquePtr existing(
@@ -388,6 +398,7 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
          !has_field(existing->GetLayerByName("api_tokens"), "phone"))) {
       ensure_auth_schema(*existing);  // migrate a version-3 or -4 store
     }
+    if (existing && existing->GetLayerByName("grids")) ensure_idempotency_schema(*existing);
   }
   m_impl->ds.reset(GDALDataset::Open(m_path.c_str(), GDAL_OF_VECTOR | GDAL_OF_UPDATE, nullptr, nullptr, nullptr));
   if (!m_impl->ds) {
@@ -401,13 +412,17 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
   }
   m_incidents = std::make_unique<GpkgIncidentStore>(m_path, m_mutex);
   m_auth = std::make_unique<GpkgAuthStore>(m_path);
+  m_idempotency = std::make_unique<IdempotencyStore>(gpkg_runner(m_path, m_mutex), std::chrono::hours(24));
 }
 
 AuthStore& GpkgStore::auth() { return *m_auth; }
 
+IdempotencyStore& GpkgStore::idempotency() { return *m_idempotency; }
+
 IncidentStore& GpkgStore::incidents() { return *m_incidents; }
 
 GpkgStore::~GpkgStore() {
+  m_idempotency.reset();
   m_auth.reset();
   m_incidents.reset();  // close its connections before GDAL's
 }

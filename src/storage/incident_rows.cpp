@@ -47,20 +47,6 @@ constexpr Column k_attachment_columns[] = {
 const char* const k_chain_columns[5] = {"chain_district", "chain_street", "chain_community", "chain_grid",
                                         "chain_micro_grid"};
 
-const char* pg_cast(SqlType t) {
-  switch (t) {
-    case SqlType::text:
-    case SqlType::instant: return "::text";
-    case SqlType::bigint: return "::bigint";
-    case SqlType::integer: return "::integer";
-    case SqlType::real: return "::double precision";
-    case SqlType::boolean: return "::boolean";
-    case SqlType::json: return "::jsonb";
-    case SqlType::bytes: return "::bytea";
-  }
-  return "";
-}
-
 /// A statement under construction: parameters are numbered in the order
 /// they are added. Each instant of the colour clock is added at its first
 /// use (a PostgreSQL statement must use every parameter it is given).
@@ -77,8 +63,7 @@ class Query {
   /// The placeholder of a new parameter.
   std::string param(SqlValue v, SqlType t) {
     values.push_back(std::move(v));
-    const std::string n = std::to_string(values.size());
-    return m_dialect == Dialect::sqlite ? "?" + n : "$" + n + pg_cast(t);
+    return placeholder(m_dialect, values.size(), t);
   }
   std::string text(const std::string& v) { return param(v, SqlType::text); }
   std::string i64(std::int64_t v) { return param(v, SqlType::bigint); }
@@ -238,6 +223,22 @@ const char* returning_id(Dialect d) { return d == Dialect::postgres ? " RETURNIN
 std::string due_key(const Query& q) { return std::string("(COALESCE(due_at, '~')") + q.collate() + ")"; }
 
 }  // namespace
+
+std::string placeholder(Dialect d, std::size_t n, SqlType t) {
+  if (d == Dialect::sqlite) return "?" + std::to_string(n);
+  const char* cast = "::text";
+  switch (t) {
+    case SqlType::text:
+    case SqlType::instant: break;
+    case SqlType::bigint: cast = "::bigint"; break;
+    case SqlType::integer: cast = "::integer"; break;
+    case SqlType::real: cast = "::double precision"; break;
+    case SqlType::boolean: cast = "::boolean"; break;
+    case SqlType::json: cast = "::jsonb"; break;
+    case SqlType::bytes: cast = "::bytea"; break;
+  }
+  return "$" + std::to_string(n) + cast;
+}
 
 std::span<const Column> incident_columns() { return k_incident_columns; }
 std::span<const Column> event_columns() { return k_event_columns; }

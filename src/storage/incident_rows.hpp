@@ -42,6 +42,10 @@ std::span<const Column> event_columns();
 /// The incident_attachments table: `id`, then these (`data` last).
 std::span<const Column> attachment_columns();
 
+/// The placeholder of the n-th parameter (1-based): "?n" for SQLite,
+/// "$n::type" for PostgreSQL (parameters are sent as text and cast).
+std::string placeholder(Dialect d, std::size_t n, SqlType t);
+
 /// A statement and its parameters, in order.
 struct Statement {
   std::string sql;

@@ -10,6 +10,7 @@
 
 #include "gridd/core/error.hpp"
 #include "incident_rows.hpp"
+#include "sql_runner.hpp"
 
 namespace gridd::storage {
 
@@ -32,24 +33,7 @@ struct Row {
   [[nodiscard]] std::string blob(int c) const { return r.bytes(row, c); }
 };
 
-/// Run a statement of incident_rows (values sent as text, cast in the SQL).
-pg::Result run(pg::Connection& conn, const rows::Statement& s) {
-  pg::Params p;
-  for (const auto& v : s.values) {
-    if (std::holds_alternative<std::nullptr_t>(v)) {
-      p.null();
-    } else if (const auto* n = std::get_if<std::int64_t>(&v)) {
-      p.i64(*n);
-    } else if (const auto* d = std::get_if<double>(&v)) {
-      p.dbl(*d);
-    } else if (const auto* b = std::get_if<Blob>(&v)) {
-      p.bytes(b->bytes);
-    } else {
-      p.text(std::get<std::string>(v));
-    }
-  }
-  return conn.query(s.sql, p);
-}
+pg::Result run(pg::Connection& conn, const rows::Statement& s) { return run_statement(conn, s); }
 
 /// Every row of a query on a leased connection, each read with `read`.
 template <class T, class Read>

@@ -179,6 +179,20 @@ constexpr const char* k_v2 = R"SQL(
 ALTER TABLE api_tokens ADD COLUMN phone text;
 )SQL";
 
+// Idempotency keys (a request sent twice runs once).
+constexpr const char* k_v3 = R"SQL(
+CREATE TABLE idempotency_keys (
+  key text PRIMARY KEY,
+  fingerprint text NOT NULL,
+  created_at text COLLATE "C" NOT NULL,
+  status integer,
+  content_type text,
+  body bytea,
+  headers text
+);
+CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
+)SQL";
+
 /// Advisory lock key of schema changes ("gridd" in ASCII).
 constexpr const char* k_lock_sql = "SELECT pg_advisory_xact_lock(6779042916)";
 
@@ -188,6 +202,7 @@ const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "grids, grid versions, stations, incidents with events and attachments, tokens, audit log", k_v1},
       {2, "the phone of a token's person", k_v2},
+      {3, "idempotency keys", k_v3},
   };
   return all;
 }

@@ -12,6 +12,7 @@
 
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
+#include "sql_runner.hpp"
 #include "gridd/storage/pg_schema.hpp"
 
 namespace gridd::storage {
@@ -201,6 +202,7 @@ PgStore::PgStore(const std::string& uri)
   }
   m_incidents = std::make_unique<PgIncidentStore>(*m_pool, m_instance);
   m_auth = std::make_unique<PgAuthStore>(*m_pool);
+  m_idempotency = std::make_unique<IdempotencyStore>(pg_runner(*m_pool), std::chrono::hours(24));
 }
 
 PgStore::~PgStore() {

@@ -30,6 +30,7 @@ class GpkgStore final : public Store {
   std::vector<std::string> grid_change_times() override;
   IncidentStore& incidents() override;
   AuthStore& auth() override;
+  IdempotencyStore& idempotency() override;
   [[nodiscard]] std::string describe() const override;
 
  private:
@@ -39,6 +40,7 @@ class GpkgStore final : public Store {
   std::unique_ptr<Impl> m_impl;
   std::unique_ptr<IncidentStore> m_incidents;
   std::unique_ptr<AuthStore> m_auth;
+  std::unique_ptr<IdempotencyStore> m_idempotency;
 };
 
 }  // namespace gridd::storage

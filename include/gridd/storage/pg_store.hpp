@@ -82,6 +82,7 @@ class PgStore final : public Store {
   std::vector<std::string> grid_change_times() override;
   IncidentStore& incidents() override { return *m_incidents; }
   AuthStore& auth() override { return *m_auth; }
+  IdempotencyStore& idempotency() override { return *m_idempotency; }
   [[nodiscard]] std::string describe() const override;
   bool watch(std::function<void(const ExternalChange&)> on_change) override;
   void stop_watching() override;
@@ -97,6 +98,7 @@ class PgStore final : public Store {
   std::unique_ptr<pg::Pool> m_pool;
   std::unique_ptr<PgIncidentStore> m_incidents;
   std::unique_ptr<PgAuthStore> m_auth;
+  std::unique_ptr<IdempotencyStore> m_idempotency;
   std::function<void(const ExternalChange&)> m_on_change;
   std::atomic<bool> m_stop{false};
   int m_wake_pipe[2] = {-1, -1};

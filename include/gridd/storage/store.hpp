@@ -13,6 +13,7 @@
 
 #include "gridd/core/model.hpp"
 #include "gridd/storage/auth_store.hpp"
+#include "gridd/storage/idempotency_store.hpp"
 #include "gridd/storage/incident_store.hpp"
 
 namespace gridd::storage {
@@ -83,6 +84,8 @@ class Store {
   virtual IncidentStore& incidents() = 0;
   /// API tokens and the audit log kept in the same store (owned by it).
   virtual AuthStore& auth() = 0;
+  /// Idempotency keys kept in the same store (owned by it).
+  virtual IdempotencyStore& idempotency() = 0;
 
   /// Call `on_change` (from a thread of the store's) whenever another
   /// process commits a change to this store, until the store is destroyed.

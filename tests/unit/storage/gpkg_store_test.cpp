@@ -13,7 +13,9 @@
 #include <fstream>
 #include <mutex>
 #include <filesystem>
+#include <atomic>
 #include <map>
+#include <thread>
 
 #include "gridd/spatial/geojson.hpp"
 #include "gridd/storage/gpkg_store.hpp"
@@ -616,5 +618,68 @@ TEST(PgStore, AnOutageFailsWritesAsUnavailableLosesNothingAndHealsByItself) {
   EXPECT_EQ(find_code(grids, "O2"), nullptr);  // refused, so not written
   EXPECT_NE(find_code(grids, "O3"), nullptr);
 }
+}  // namespace
+}  // namespace gridd::storage
+
+namespace gridd::storage {
+namespace {
+
+using Claim = IdempotencyClaim::State;
+using namespace std::chrono_literals;
+
+TEST_P(StoreBackends, IdempotencyKeysRunARequestOnceAndKeepItsAnswer) {
+  TempDir dir;
+  const std::string path = dir.file("s.gpkg");
+  const auto t0 = std::chrono::system_clock::time_point(std::chrono::sys_days{std::chrono::year{2026} / 12 / 7});
+  IdempotentResponse answer;
+  answer.status = 201;
+  answer.content_type = "application/geo+json";
+  answer.body = std::string("{\"id\":7}\0\xff", 10);  // kept as bytes
+  answer.headers = {{"Location", "/incidents/7"}, {"ETag", "\"7-1\""}};
+  {
+    auto owned = open(path);
+    IdempotencyStore& keys = owned->idempotency();
+    EXPECT_EQ(keys.claim("1:k1", "POST /incidents abc", t0).state, Claim::claimed);
+    // A second request with the key while the first runs, or with another body.
+    EXPECT_EQ(keys.claim("1:k1", "POST /incidents abc", t0 + 1s).state, Claim::in_progress);
+    EXPECT_EQ(keys.claim("1:k1", "POST /incidents xyz", t0 + 1s).state, Claim::mismatch);
+    keys.complete("1:k1", answer);
+    // A failed request's claim is forgotten: it may be sent again.
+    EXPECT_EQ(keys.claim("1:k2", "POST /visits", t0).state, Claim::claimed);
+    keys.release("1:k2");
+    EXPECT_EQ(keys.claim("1:k2", "POST /visits", t0 + 2s).state, Claim::claimed);
+  }
+  auto owned = open(path);  // kept across a restart
+  IdempotencyStore& keys = owned->idempotency();
+  const auto again = keys.claim("1:k1", "POST /incidents abc", t0 + 23h);
+  ASSERT_EQ(again.state, Claim::replay);
+  EXPECT_EQ(again.response.status, 201);
+  EXPECT_EQ(again.response.content_type, "application/geo+json");
+  EXPECT_EQ(again.response.body, answer.body);
+  EXPECT_EQ(again.response.headers, answer.headers);
+  EXPECT_EQ(keys.claim("2:k1", "POST /incidents abc", t0 + 23h).state, Claim::claimed) << "another principal's key";
+  // After the retention period the key is new again.
+  EXPECT_EQ(keys.claim("1:k1", "POST /incidents abc", t0 + 24h + 1s).state, Claim::claimed);
+}
+
+TEST_P(StoreBackends, OneOfManyConcurrentClaimsOfAKeyWins) {
+  TempDir dir;
+  auto owned = open(dir.file("s.gpkg"));
+  IdempotencyStore& keys = owned->idempotency();
+  const auto now = std::chrono::system_clock::now();
+  std::atomic<int> claimed{0}, running{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      const auto c = keys.claim("1:same", "POST /incidents abc", now);
+      if (c.state == Claim::claimed) ++claimed;
+      if (c.state == Claim::in_progress) ++running;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(claimed.load(), 1);
+  EXPECT_EQ(running.load(), 7);
+}
+
 }  // namespace
 }  // namespace gridd::storage
