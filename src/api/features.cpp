@@ -199,15 +199,6 @@ std::string crs_param(const Request& r) { return param(r, "crs").value_or(""); }
 
 bool geometry_param(const Request& r) { return param_bool(r, "geometry").value_or(true); }
 
-
-std::optional<bool> param_bool(const Request& r, const std::string& name) {
-  const auto v = param(r, name);
-  if (!v) return std::nullopt;
-  if (*v == "true" || *v == "1") return true;
-  if (*v == "false" || *v == "0") return false;
-  throw_invalid("invalid_boolean", "parameter '" + name + "' must be true or false", name);
-}
-
 service::EditOptions edit_options(const Request& r, const Json* body) {
   service::EditOptions o;
   auto text = [&](const char* name) -> std::string {
@@ -249,9 +240,9 @@ service::TopologyOptions topology_options(const Request& r) {
 }
 
 std::optional<std::string> at_param(const Request& r) {
-  const auto v = param(r, "at");
-  if (!v) return std::nullopt;
-  return format_iso8601(parse_time(*v, "at"));
+  const auto t = param_time(r, "at");
+  if (!t) return std::nullopt;
+  return format_iso8601(*t);
 }
 
 std::shared_ptr<const Snapshot> snapshot_for(const service::Catalog& catalog, const Request& r) {

@@ -603,23 +603,13 @@ service::LocateOptions locate_options(const service::Catalog& catalog, std::opti
 }  // namespace
 
 Response Api::locate_get(const Request& r) const {
-  service::Position pos;
-  auto lon = param_double(r, "lon");
-  auto lat = param_double(r, "lat");
-  if (!lon && !lat) {
-    lon = param_double(r, "x");
-    lat = param_double(r, "y");
-  }
-  if (!lon) throw_invalid("missing_parameter", "locate needs lon and lat (or x and y)", "lon");
-  if (!lat) throw_invalid("missing_parameter", "locate needs lon and lat (or x and y)", "lat");
-  pos.x = *lon;
-  pos.y = *lat;
-  pos.crs = crs_param(r);
+  const auto pos = param_position(r);
+  if (!pos) throw_invalid("missing_parameter", "locate needs lon and lat (or x and y)", "lon");
   const auto options = locate_options(m_catalog, param_int(r, "k", 0, service::k_max_locate_k), param(r, "kind"));
   const auto snap = snapshot_for(m_catalog, r);
   Response res;
   res.body.reserve(2048);
-  append_locate(res.body, service::locate(*snap, pos, options), r.principal.personal_data);
+  append_locate(res.body, service::locate(*snap, *pos, options), r.principal.personal_data);
   return res;
 }
 

@@ -16,24 +16,6 @@ using service::IncidentService;
 
 namespace {
 
-/// Comma-separated values of a (possibly repeated) query parameter.
-std::vector<std::string> param_list(const Request& r, const std::string& name) {
-  std::vector<std::string> out;
-  auto [begin, end] = r.query.equal_range(name);
-  for (auto it = begin; it != end; ++it) {
-    for (auto& part : split(it->second, ',')) {
-      if (!part.empty()) out.push_back(std::move(part));
-    }
-  }
-  return out;
-}
-
-std::optional<TimePoint> param_time(const Request& r, const std::string& name, int offset) {
-  auto v = param(r, name);
-  if (!v) return std::nullopt;
-  return parse_time(*v, name, offset);
-}
-
 // ---------------------------------------------------------------------------
 // Rendering
 // ---------------------------------------------------------------------------
@@ -282,15 +264,7 @@ storage::IncidentFilter filter_of(const Request& r, const IncidentService& svc) 
   for (const auto& c : param_list(r, "color")) f.colours.push_back(parse_colour(c, "color"));
   f.channels = param_list(r, "channel");
   if (auto a = param(r, "assignee")) f.assignee = *a;
-  if (auto c = param(r, "covered")) {
-    if (*c == "true" || *c == "1") {
-      f.covered = true;
-    } else if (*c == "false" || *c == "0") {
-      f.covered = false;
-    } else {
-      throw_invalid("invalid_boolean", "parameter 'covered' must be true or false", "covered");
-    }
-  }
+  f.covered = param_bool(r, "covered");
   if (auto t = param_time(r, "from", offset)) f.created_from = format_iso8601(*t);
   if (auto t = param_time(r, "to", offset)) f.created_to = format_iso8601(*t);
   if (!f.created_from.empty() && !f.created_to.empty() && f.created_to < f.created_from) {
@@ -340,33 +314,6 @@ storage::IncidentCursor parse_cursor(const std::string& text, storage::IncidentS
     c.rank = static_cast<int>(rank);
   }
   return c;
-}
-
-/// The same query with `cursor` replaced (for the next link).
-std::string next_link(const Request& r, const std::string& cursor) {
-  std::string out = r.path + "?";
-  bool first = true;
-  auto enc = [](const std::string& s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string o;
-    for (unsigned char c : s) {
-      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',' || c == ':') {
-        o += static_cast<char>(c);
-      } else {
-        o += '%';
-        o += hex[c >> 4];
-        o += hex[c & 15];
-      }
-    }
-    return o;
-  };
-  for (const auto& [k, v] : r.query) {
-    if (k == "cursor") continue;
-    out += (first ? "" : "&") + enc(k) + "=" + enc(v);
-    first = false;
-  }
-  out += (first ? "" : "&") + std::string("cursor=") + enc(cursor);
-  return out;
 }
 
 Json stats_row_json(const service::StatsEntry& e) {
@@ -504,7 +451,8 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
       // Urgency depends on the clock: the next page keeps this page's clock.
       Request for_link = r;
       if (q.sort == storage::IncidentSort::urgency && !param(r, "at")) for_link.query.emplace("at", format_iso8601(now));
-      links.push_back(Json{{"rel", "next"}, {"type", "application/geo+json"}, {"href", next_link(for_link, cursor)}});
+      links.push_back(
+          Json{{"rel", "next"}, {"type", "application/geo+json"}, {"href", url_with(for_link, "", "cursor", cursor)}});
     } else {
       body["next_cursor"] = nullptr;
     }

@@ -26,12 +26,6 @@ using service::StationEntry;
 
 namespace {
 
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
-}
-
 constexpr const char* k_geojson = "application/geo+json";
 constexpr const char* k_crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 
@@ -112,137 +106,14 @@ void feature_out(Json& feature, const OgcCrs& crs) {
 // Query parameters
 // ---------------------------------------------------------------------------
 
-double number(const std::string& text, const char* field) {
-  double v = 0;
-  const std::string t = trim(text);
-  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  if (t.empty() || ec != std::errc() || p != t.data() + t.size() || !std::isfinite(v)) {
-    throw_invalid("invalid_bbox", std::string(field) + " must be 4 (or 6) comma-separated numbers, got '" + text + "'",
-                  field);
-  }
-  return v;
-}
-
 /// bbox (4 or 6 numbers) in bbox-crs, as a WGS84 envelope.
 std::optional<spatial::Envelope> bbox_of(const Request& r) {
-  const auto v = param(r, "bbox");
   const OgcCrs& crs = crs_of(r, "bbox-crs");
-  if (!v) {
+  if (!param(r, "bbox")) {
     if (param(r, "bbox-crs")) throw_invalid("invalid_bbox", "bbox-crs needs a bbox", "bbox-crs");
     return std::nullopt;
   }
-  const std::vector<std::string> parts = split(*v, ',');
-  if (parts.size() != 4 && parts.size() != 6) {
-    throw_invalid("invalid_bbox", "bbox must be 4 (or 6) comma-separated numbers, got '" + *v + "'", "bbox");
-  }
-  std::vector<double> c;
-  for (const auto& p : parts) c.push_back(number(p, "bbox"));
-  const std::size_t half = parts.size() / 2;
-  double x0 = c[0], y0 = c[1], x1 = c[half], y1 = c[half + 1];
-  if (crs.lat_first) {
-    std::swap(x0, y0);
-    std::swap(x1, y1);
-  }
-  if (x0 > x1 || y0 > y1) {
-    throw_invalid("invalid_bbox", "bbox must be lower corner then upper corner (no crossing of the antimeridian)", "bbox");
-  }
-  if (crs.gridd[0] == '\0') {
-    if (x0 < -180 || x1 > 180 || y0 < -90 || y1 > 90) {
-      throw_invalid("invalid_bbox", "a bbox in longitude/latitude must lie within [-180,180] x [-90,90]", "bbox");
-    }
-    return spatial::Envelope{x0, y0, x1, y1};
-  }
-  // A projected or other CRS: the WGS84 envelope of the box's outline.
-  const spatial::CrsTransform& t = spatial::crs_transform(crs.gridd);
-  spatial::Envelope e{std::numeric_limits<double>::max(), std::numeric_limits<double>::max(),
-                      std::numeric_limits<double>::lowest(), std::numeric_limits<double>::lowest()};
-  for (int i = 0; i <= 8; ++i) {
-    const double f = i / 8.0;
-    for (const auto& [px, py] : {std::pair{x0 + (x1 - x0) * f, y0}, std::pair{x0 + (x1 - x0) * f, y1},
-                                 std::pair{x0, y0 + (y1 - y0) * f}, std::pair{x1, y0 + (y1 - y0) * f}}) {
-      double x = px, y = py;
-      try {
-        t.to_wgs84(x, y);
-      } catch (const Error&) {
-        throw_invalid("invalid_bbox", "the bbox lies outside the area of bbox-crs", "bbox");
-      }
-      e.minx = std::min(e.minx, x);
-      e.miny = std::min(e.miny, y);
-      e.maxx = std::max(e.maxx, x);
-      e.maxy = std::max(e.maxy, y);
-    }
-  }
-  return e;
-}
-
-/// datetime: an instant, or an interval "start/end" with ".." (or nothing)
-/// for an open end. Times are RFC 3339; without an offset, UTC.
-struct DateTime {
-  std::optional<std::string> instant;  ///< ISO 8601 UTC
-  std::string from, to;                 ///< inclusive; empty: open
-  [[nodiscard]] bool any() const { return instant || !from.empty() || !to.empty(); }
-  [[nodiscard]] bool contains(const std::string& t) const {
-    if (instant) return t == *instant;
-    return (from.empty() || t >= from) && (to.empty() || t <= to);
-  }
-};
-
-DateTime datetime_of(const Request& r) {
-  DateTime d;
-  const auto v = param(r, "datetime");
-  if (!v) return d;
-  auto instant = [](const std::string& text) {
-    const std::string t_text = trim(text);
-    auto t = try_parse_time(t_text, 0);
-    // The clock holds the years 1678..2261 only.
-    int year = 0;
-    const auto [yp, yec] = std::from_chars(t_text.data(), t_text.data() + std::min<std::size_t>(4, t_text.size()), year);
-    if (yec != std::errc() || year < 1678 || year > 2261) t.reset();
-    if (!t) {
-      throw_invalid("invalid_datetime",
-                    "datetime must be an RFC 3339 instant or an interval start/end ('..' for an open end), got '" + text + "'",
-                    "datetime");
-    }
-    return format_iso8601(*t);
-  };
-  const auto slash = v->find('/');
-  if (slash == std::string::npos) {
-    if (v->empty() || *v == "..") throw_invalid("invalid_datetime", "datetime is empty", "datetime");
-    d.instant = instant(*v);
-    return d;
-  }
-  const std::string a = v->substr(0, slash), b = v->substr(slash + 1);
-  if (b.find('/') != std::string::npos) throw_invalid("invalid_datetime", "datetime has more than one '/'", "datetime");
-  if (!a.empty() && a != "..") d.from = instant(a);
-  if (!b.empty() && b != "..") d.to = instant(b);
-  if (!d.from.empty() && !d.to.empty() && d.to < d.from) {
-    throw_invalid("invalid_datetime", "the datetime interval ends before it starts", "datetime");
-  }
-  return d;
-}
-
-std::size_t limit_of(const Request& r, const OgcOptions& o) {
-  const auto v = param(r, "limit");
-  if (!v) return o.default_limit;
-  std::int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (v->empty() || ec != std::errc() || p != v->data() + v->size() || n < 1 ||
-      n > static_cast<std::int64_t>(o.max_limit)) {
-    throw_invalid("invalid_limit", "limit must be an integer from 1 to " + std::to_string(o.max_limit) + ", got '" + *v + "'",
-                  "limit");
-  }
-  return static_cast<std::size_t>(n);
-}
-
-std::int64_t cursor_of(const Request& r) {
-  const auto v = param(r, "cursor");
-  if (!v) return 0;
-  std::int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (v->empty() || ec != std::errc() || p != v->data() + v->size() || n < 0) {
-    throw_invalid("invalid_cursor", "cursor is not one a next link returned", "cursor");
-  }
-  return n;
+  return param_bbox(r, BboxOptions{true, crs.gridd, crs.lat_first});
 }
 
 /// f=json|geojson (or absent); anything else is refused.
@@ -262,60 +133,9 @@ void check_known(const Request& r, const std::set<std::string>& known) {
   }
 }
 
-std::vector<std::string> list_param(const Request& r, const std::string& name) {
-  std::vector<std::string> out;
-  auto [b, e] = r.query.equal_range(name);
-  for (auto it = b; it != e; ++it) {
-    for (auto& part : split(it->second, ',')) {
-      if (!part.empty()) out.push_back(trim(part));
-    }
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------
 // Links
 // ---------------------------------------------------------------------------
-
-/// "http://host" from the Host header, or "" (relative links) without one.
-std::string base_url(const Request& r) {
-  const std::string* host = r.header("host");
-  if (!host || host->empty()) return {};
-  for (char c : *host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == '-' || c == '[' || c == ']')) return {};
-  }
-  const std::string* proto = r.header("x-forwarded-proto");
-  const std::string scheme = proto && (*proto == "https" || *proto == "http") ? *proto : "http";
-  return scheme + "://" + *host;
-}
-
-std::string encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string o;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',' || c == ':' || c == '/') {
-      o += static_cast<char>(c);
-    } else {
-      o += '%';
-      o += hex[c >> 4];
-      o += hex[c & 15];
-    }
-  }
-  return o;
-}
-
-/// This request's URL with `cursor` set (or dropped when empty).
-std::string url_with_cursor(const Request& r, const std::string& base, const std::string& cursor) {
-  std::string out = base + r.path;
-  char sep = '?';
-  for (const auto& [k, v] : r.query) {
-    if (k == "cursor") continue;
-    out += sep + encode(k) + "=" + encode(v);
-    sep = '&';
-  }
-  if (!cursor.empty()) out += sep + std::string("cursor=") + cursor;
-  return out;
-}
 
 Json link(const std::string& rel, const std::string& type, const std::string& href, const std::string& title = {}) {
   Json l{{"rel", rel}, {"type", type}, {"href", href}};
@@ -342,7 +162,7 @@ template <class Make>
 Response with_etag(const Request& r, const std::string& tag, Make make) {
   if (const std::string* inm = r.header("if-none-match")) {
     for (auto& t : split(*inm, ',')) {
-      const std::string v = trim(t);
+      const std::string_view v = trim(t);
       if (v == tag || v == "W/" + tag || v == "*") {
         Response res;
         res.status = 304;
@@ -439,11 +259,13 @@ class Ogc {
     if (id == "incidents") known.insert({"status", "category", "grid", "covered"});
     check_known(r, known);
     check_format(r);
-    const std::size_t limit = limit_of(r, m_options);
+    const auto limit = static_cast<std::size_t>(
+        param_int(r, "limit", 1, static_cast<std::int64_t>(m_options.max_limit), "invalid_limit")
+            .value_or(static_cast<std::int64_t>(m_options.default_limit)));
     const auto bbox = bbox_of(r);
-    const DateTime when = datetime_of(r);
+    const TimeInterval when = param_interval(r, "datetime");
     const OgcCrs& crs = crs_of(r, "crs");
-    const std::int64_t cursor = cursor_of(r);
+    const std::int64_t cursor = param_int(r, "cursor", 0, INT64_MAX, "invalid_cursor").value_or(0);
     if (id == "incidents") return with_crs(incident_items(r, limit, bbox, when, crs, cursor), crs);
 
     const auto snap = id == "grids" && when.instant ? m_catalog.snapshot_at(*when.instant) : m_catalog.snapshot();
@@ -618,9 +440,12 @@ class Ogc {
   Response page_response(const Request& r, std::vector<Json> features, std::int64_t matched,
                          const std::string& next_cursor) const {
     const std::string base = base_url(r);
-    Json links = Json::array({link("self", k_geojson, url_with_cursor(r, base, param(r, "cursor").value_or(""))),
+    const std::string self = url_with(r, base, "cursor", param(r, "cursor").value_or(""));
+    Json links = Json::array({link("self", k_geojson, self),
                               link("collection", "application/json", base + r.path.substr(0, r.path.size() - 6))});
-    if (!next_cursor.empty()) links.push_back(link("next", k_geojson, url_with_cursor(r, base, next_cursor), "next page"));
+    if (!next_cursor.empty()) {
+      links.push_back(link("next", k_geojson, url_with(r, base, "cursor", next_cursor), "next page"));
+    }
     const std::size_t n = features.size();
     Json body{{"type", "FeatureCollection"},
               {"timeStamp", format_iso8601(std::chrono::system_clock::now())},
@@ -632,14 +457,14 @@ class Ogc {
   }
 
   Response incident_items(const Request& r, std::size_t limit, const std::optional<spatial::Envelope>& bbox,
-                          const DateTime& when, const OgcCrs& crs, std::int64_t cursor) const {
+                          const TimeInterval& when, const OgcCrs& crs, std::int64_t cursor) const {
     service::IncidentService& svc = *m_incidents;
     storage::IncidentQuery q;
     storage::IncidentFilter& f = q.filter;
     if (bbox) f.bbox = std::array<double, 4>{bbox->minx, bbox->miny, bbox->maxx, bbox->maxy};
     if (auto g = param(r, "grid")) f.subtree = svc.grid_ref(*g, "grid");
     restrict_to_scope(f.subtree, r, m_catalog);
-    for (const auto& s : list_param(r, "status")) {
+    for (const auto& s : param_list(r, "status")) {
       if (s == "open") {
         for (auto st : all_incident_statuses()) {
           if (is_open(st)) f.statuses.push_back(st);
@@ -648,7 +473,7 @@ class Ogc {
         f.statuses.push_back(parse_incident_status(s, "status"));
       }
     }
-    for (const auto& c : list_param(r, "category")) {
+    for (const auto& c : param_list(r, "category")) {
       if (!svc.categories().find(c)) throw_invalid("unknown_category", "unknown category '" + c + "'", "category");
       f.categories.push_back(c);
     }

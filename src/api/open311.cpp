@@ -70,14 +70,7 @@ std::string field(const std::multimap<std::string, std::string>& f, const std::s
 double number(const std::multimap<std::string, std::string>& f, const std::string& name) {
   const std::string v = field(f, name);
   if (v.empty()) throw_invalid("missing_position", "a request needs lat and long (WGS84)", name);
-  try {
-    std::size_t used = 0;
-    const double d = std::stod(v, &used);
-    if (used != v.size() || !std::isfinite(d)) throw std::invalid_argument(v);
-    return d;
-  } catch (const std::exception&) {
-    throw_invalid("invalid_number", "'" + v + "' is not a number", name);
-  }
+  return parse_number(v, name);
 }
 
 Json service_json(const Category& c) {

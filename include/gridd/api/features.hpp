@@ -33,8 +33,6 @@ service::StationInput station_input(const Json& feature, const std::string& wher
 std::string crs_param(const Request& r);
 /// geometry=true|false (default true).
 bool geometry_param(const Request& r);
-/// A boolean parameter (true/false/1/0).
-std::optional<bool> param_bool(const Request& r, const std::string& name);
 
 /// editor, reason and draft of a grid write, from the query or from
 /// top-level members of a JSON body (query wins); the topology options too.
