@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "gridd/api/incident_query.hpp"
 #include "gridd/api/params.hpp"
 #include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
@@ -241,38 +242,6 @@ service::TransitionInput transition_input(const Request& r, const std::string& a
 // the token's subtree; one incident outside it answers 404, for reads and
 // actions alike.
 
-storage::IncidentFilter filter_of(const Request& r, const IncidentService& svc) {
-  storage::IncidentFilter f;
-  const int offset = svc.options().utc_offset_minutes;
-  if (auto b = param_bbox(r)) f.bbox = std::array<double, 4>{b->minx, b->miny, b->maxx, b->maxy};
-  if (auto g = param(r, "grid")) f.subtree = svc.grid_ref(*g, "grid");
-  restrict_to_scope(f.subtree, r, svc.catalog());
-  for (const auto& s : param_list(r, "status")) {
-    if (s == "open") {
-      for (auto st : all_incident_statuses()) {
-        if (is_open(st)) f.statuses.push_back(st);
-      }
-    } else {
-      f.statuses.push_back(parse_incident_status(s, "status"));
-    }
-  }
-  for (const auto& c : param_list(r, "category")) {
-    if (!svc.categories().find(c)) throw_invalid("unknown_category", "unknown category '" + c + "'", "category");
-    f.categories.push_back(c);
-  }
-  for (const auto& c : param_list(r, "colour")) f.colours.push_back(parse_colour(c, "colour"));
-  for (const auto& c : param_list(r, "color")) f.colours.push_back(parse_colour(c, "color"));
-  f.channels = param_list(r, "channel");
-  if (auto a = param(r, "assignee")) f.assignee = *a;
-  f.covered = param_bool(r, "covered");
-  if (auto t = param_time(r, "from", offset)) f.created_from = format_iso8601(*t);
-  if (auto t = param_time(r, "to", offset)) f.created_to = format_iso8601(*t);
-  if (!f.created_from.empty() && !f.created_to.empty() && f.created_to < f.created_from) {
-    throw_invalid("invalid_time_range", "'to' lies before 'from'", "to");
-  }
-  return f;
-}
-
 storage::IncidentSort sort_of(const Request& r) {
   const std::string s = param(r, "sort").value_or("newest");
   if (s == "newest" || s == "-created") return storage::IncidentSort::newest;
@@ -430,7 +399,7 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
 
   router.add("GET", "/incidents", [&svc, options](const Request& r, const PathParams&) {
     storage::IncidentQuery q;
-    q.filter = filter_of(r, svc);
+    q.filter = incident_filter_of(r, svc);
     q.sort = sort_of(r);
     q.limit = static_cast<std::size_t>(
         param_int(r, "limit", 1, static_cast<std::int64_t>(options.max_page)).value_or(static_cast<std::int64_t>(options.default_page)));
@@ -464,7 +433,7 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
 
   router.add("GET", "/incidents/stats", [&svc](const Request& r, const PathParams&) {
     storage::StatsQuery q;
-    q.filter = filter_of(r, svc);
+    q.filter = incident_filter_of(r, svc);
     const std::string group = param(r, "group").value_or("grid");
     if (group == "grid") {
       q.group = storage::StatsGroup::grid;
@@ -622,12 +591,8 @@ bool is_feed_request(const Request& r) {
 
 std::unique_ptr<FeedStream> open_feed(IncidentService& svc, const Request& r) {
   storage::FeedFilter filter;
-  if (auto g = param(r, "grid")) filter.subtree = svc.grid_ref(*g, "grid");
-  restrict_to_scope(filter.subtree, r, svc.catalog());
-  for (const auto& c : param_list(r, "category")) {
-    if (!svc.categories().find(c)) throw_invalid("unknown_category", "unknown category '" + c + "'", "category");
-    filter.categories.push_back(c);
-  }
+  filter.subtree = incident_subtree_of(r, svc);
+  filter.categories = incident_categories_of(r, svc);
   std::optional<std::int64_t> after = param_int(r, "after", 0, INT64_MAX);
   if (!after) {
     if (const std::string* last = r.header("last-event-id"); last && !last->empty()) {

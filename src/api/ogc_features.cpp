@@ -11,6 +11,7 @@
 
 #include "gridd/api/features.hpp"
 #include "gridd/api/incident_api.hpp"
+#include "gridd/api/incident_query.hpp"
 #include "gridd/api/params.hpp"
 #include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
@@ -106,14 +107,11 @@ void feature_out(Json& feature, const OgcCrs& crs) {
 // Query parameters
 // ---------------------------------------------------------------------------
 
-/// bbox (4 or 6 numbers) in bbox-crs, as a WGS84 envelope.
-std::optional<spatial::Envelope> bbox_of(const Request& r) {
+/// How bbox is read: 4 or 6 numbers in bbox-crs (CRS84 when absent).
+BboxOptions bbox_options_of(const Request& r) {
   const OgcCrs& crs = crs_of(r, "bbox-crs");
-  if (!param(r, "bbox")) {
-    if (param(r, "bbox-crs")) throw_invalid("invalid_bbox", "bbox-crs needs a bbox", "bbox-crs");
-    return std::nullopt;
-  }
-  return param_bbox(r, BboxOptions{true, crs.gridd, crs.lat_first});
+  if (!param(r, "bbox") && param(r, "bbox-crs")) throw_invalid("invalid_bbox", "bbox-crs needs a bbox", "bbox-crs");
+  return BboxOptions{true, crs.gridd, crs.lat_first};
 }
 
 /// f=json|geojson (or absent); anything else is refused.
@@ -256,17 +254,18 @@ class Ogc {
     std::set<std::string> known = common;
     if (id == "grids") known.insert({"level", "parent", "code"});
     if (id == "stations") known.insert({"kind", "code"});
-    if (id == "incidents") known.insert({"status", "category", "grid", "covered"});
+    if (id == "incidents") known.insert(incident_filter_params().begin(), incident_filter_params().end());
     check_known(r, known);
     check_format(r);
     const auto limit = static_cast<std::size_t>(
         param_int(r, "limit", 1, static_cast<std::int64_t>(m_options.max_limit), "invalid_limit")
             .value_or(static_cast<std::int64_t>(m_options.default_limit)));
-    const auto bbox = bbox_of(r);
+    const BboxOptions bbox_options = bbox_options_of(r);
+    const auto bbox = id == "incidents" ? std::nullopt : param_bbox(r, bbox_options);  // incidents: in the filter
     const TimeInterval when = param_interval(r, "datetime");
     const OgcCrs& crs = crs_of(r, "crs");
     const std::int64_t cursor = param_int(r, "cursor", 0, INT64_MAX, "invalid_cursor").value_or(0);
-    if (id == "incidents") return with_crs(incident_items(r, limit, bbox, when, crs, cursor), crs);
+    if (id == "incidents") return with_crs(incident_items(r, limit, bbox_options, when, crs, cursor), crs);
 
     const auto snap = id == "grids" && when.instant ? m_catalog.snapshot_at(*when.instant) : m_catalog.snapshot();
     return with_etag(r, etag_of(id + "-" + std::to_string(snap->version()), r), [&] {
@@ -409,8 +408,9 @@ class Ogc {
     } else {
       title = "Incidents";
       description = "Reported incidents with their category, status and assigned grid. The reporter's name and "
-                    "phone and the assignee are personal data and are left out. Filters: status (or open), "
-                    "category, grid (id or code), covered; datetime filters created_at.";
+                    "phone and the assignee are personal data and are left out. Filters as GET /incidents: status "
+                    "(or open), category, grid (id or code), colour (or color), channel, assignee, covered "
+                    "(true|false|1|0), from and to (created_at); datetime filters created_at too.";
     }
     const std::string self = base + "/collections/" + id;
     Json links = Json::array({link("self", "application/json", self, "this collection"),
@@ -456,42 +456,21 @@ class Ogc {
     return json_response(body, 200, k_geojson);
   }
 
-  Response incident_items(const Request& r, std::size_t limit, const std::optional<spatial::Envelope>& bbox,
-                          const TimeInterval& when, const OgcCrs& crs, std::int64_t cursor) const {
+  Response incident_items(const Request& r, std::size_t limit, const BboxOptions& bbox, const TimeInterval& when,
+                          const OgcCrs& crs, std::int64_t cursor) const {
     service::IncidentService& svc = *m_incidents;
     storage::IncidentQuery q;
     storage::IncidentFilter& f = q.filter;
-    if (bbox) f.bbox = std::array<double, 4>{bbox->minx, bbox->miny, bbox->maxx, bbox->maxy};
-    if (auto g = param(r, "grid")) f.subtree = svc.grid_ref(*g, "grid");
-    restrict_to_scope(f.subtree, r, m_catalog);
-    for (const auto& s : param_list(r, "status")) {
-      if (s == "open") {
-        for (auto st : all_incident_statuses()) {
-          if (is_open(st)) f.statuses.push_back(st);
-        }
-      } else {
-        f.statuses.push_back(parse_incident_status(s, "status"));
-      }
-    }
-    for (const auto& c : param_list(r, "category")) {
-      if (!svc.categories().find(c)) throw_invalid("unknown_category", "unknown category '" + c + "'", "category");
-      f.categories.push_back(c);
-    }
-    if (auto c = param(r, "covered")) {
-      if (*c != "true" && *c != "false") throw_invalid("invalid_boolean", "covered must be true or false", "covered");
-      f.covered = *c == "true";
-    }
-    // The store's upper bound is exclusive; datetime's is inclusive.
+    f = incident_filter_of(r, svc, bbox);
+    // datetime narrows the created range; the store's upper bound is
+    // exclusive, datetime's inclusive.
     auto after = [](const std::string& t) {
       return format_iso8601(*try_parse_time(t, 0) + std::chrono::milliseconds(1));
     };
-    if (when.instant) {
-      f.created_from = *when.instant;
-      f.created_to = after(*when.instant);
-    } else {
-      f.created_from = when.from;
-      if (!when.to.empty()) f.created_to = after(when.to);
-    }
+    const std::string from = when.instant ? *when.instant : when.from;
+    const std::string to = when.instant ? after(*when.instant) : when.to.empty() ? std::string() : after(when.to);
+    if (!from.empty() && (f.created_from.empty() || from > f.created_from)) f.created_from = from;
+    if (!to.empty() && (f.created_to.empty() || to < f.created_to)) f.created_to = to;
     q.sort = storage::IncidentSort::oldest;  // new incidents land after the last page
     q.limit = limit;
     if (cursor > 0) q.after = storage::IncidentCursor{0, {}, cursor};
