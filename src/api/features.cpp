@@ -1,5 +1,6 @@
 #include "gridd/api/features.hpp"
 
+#include <climits>
 #include <cmath>
 #include <set>
 
@@ -57,6 +58,47 @@ Json collect_attributes(const Json& props, const std::set<std::string>& known, c
 
 Response geojson_response(const Json& body, int status) {
   return json_response(body, status, "application/geo+json");
+}
+
+Response no_content() {
+  Response res;
+  res.status = 204;
+  res.content_type.clear();
+  return res;
+}
+
+FeaturePage::FeaturePage(const Request& r, std::size_t max_limit, std::size_t default_limit)
+    : m_limit(param_int(r, "limit", 1, static_cast<std::int64_t>(max_limit))
+                  .value_or(static_cast<std::int64_t>(default_limit))),
+      m_cursor(param_int(r, "cursor", 0, INT64_MAX).value_or(0)) {}
+
+bool FeaturePage::offer(std::int64_t id, const std::function<Json()>& render) {
+  if (id <= m_cursor) return true;
+  if (static_cast<std::int64_t>(m_features.size()) == m_limit) {
+    m_more = true;
+    return false;
+  }
+  m_features.push_back(render());
+  m_last = id;
+  return true;
+}
+
+Response FeaturePage::response() {
+  Json out{{"type", "FeatureCollection"}, {"numberReturned", m_features.size()}, {"features", std::move(m_features)}};
+  out["next_cursor"] = m_more ? Json(std::to_string(m_last)) : Json(nullptr);
+  return geojson_response(out);
+}
+
+Response created_response(const std::vector<std::int64_t>& ids, bool collection, const std::string& path,
+                          const std::function<Json(std::int64_t)>& feature) {
+  if (!collection) {
+    Response res = geojson_response(feature(ids.at(0)), 201);
+    res.headers.emplace_back("Location", path + "/" + std::to_string(ids[0]));
+    return res;
+  }
+  Json out = Json::array();
+  for (auto id : ids) out.push_back(feature(id));
+  return geojson_response(Json{{"type", "FeatureCollection"}, {"features", std::move(out)}}, 201);
 }
 
 

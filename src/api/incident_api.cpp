@@ -371,7 +371,9 @@ Json incident_feature(const IncidentService& svc, const Incident& i, TimePoint n
 // Routes
 // ---------------------------------------------------------------------------
 
-void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOptions options) {
+void add_incident_routes(Router& router, const ApiContext& ctx, IncidentApiOptions options) {
+  if (!ctx.incidents) return;
+  IncidentService& svc = *ctx.incidents;
   router.add("GET", "/categories", [&svc](const Request&, const PathParams&) {
     Json list = Json::array();
     for (const auto& c : svc.categories().all()) list.push_back(to_json(c));

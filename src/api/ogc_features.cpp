@@ -10,6 +10,7 @@
 #include <set>
 
 #include "gridd/api/features.hpp"
+#include "gridd/api/grids_api.hpp"
 #include "gridd/api/incident_api.hpp"
 #include "gridd/api/incident_query.hpp"
 #include "gridd/api/params.hpp"
@@ -17,6 +18,9 @@
 #include "gridd/core/error.hpp"
 #include "gridd/core/text.hpp"
 #include "gridd/core/time.hpp"
+#include "gridd/service/catalog.hpp"
+#include "gridd/service/incidents.hpp"
+#include "gridd/service/tiles.hpp"
 #include "gridd/spatial/crs.hpp"
 
 namespace gridd::api {
@@ -283,31 +287,11 @@ class Ogc {
         last = fid;
       };
       if (id == "grids") {
-        const auto level = param(r, "level");
-        const std::optional<Level> lv = level ? std::optional<Level>(parse_level(*level, "level")) : std::nullopt;
-        const auto parent = param(r, "parent");
-        const auto code = param(r, "code");
-        spatial::GeomPtr box = bbox ? spatial::make_box(*bbox) : nullptr;
-        auto consider = [&](const GridEntry& e) {
-          const Grid& g = e.grid;
-          if (lv && g.level != *lv) return;
-          if (parent && g.parent_code != *parent) return;
-          if (code && g.code != *code) return;
-          if (!when.instant && when.any() && !when.contains(g.updated_at)) return;
-          if (box && (!e.shape.envelope().intersects(*bbox) ||
-                      GEOSIntersects_r(spatial::geos(), e.shape.geometry(), box.get()) != 1)) {
-            return;
-          }
-          take(g.id, [&] { return grid_feature(*snap, e, true, r.principal.personal_data); });
-        };
-        if (bbox) {
-          std::vector<std::size_t> hits;
-          snap->grid_index().query(*bbox, hits);
-          std::sort(hits.begin(), hits.end());  // positions follow id order
-          for (std::size_t i : hits) consider(*snap->grids()[i]);
-        } else {
-          for (const auto& e : snap->grids()) consider(*e);
-        }
+        for_each_grid(*snap, grid_filter_of(r, bbox), [&](const GridEntry& e) {
+          if (!when.instant && when.any() && !when.contains(e.grid.updated_at)) return true;
+          take(e.grid.id, [&] { return grid_feature(*snap, e, true, r.principal.personal_data); });
+          return true;
+        });
       } else {
         const auto kind = param(r, "kind");
         const auto code = param(r, "code");
@@ -536,9 +520,8 @@ Response ogc_error(int status, const std::string& code, const std::string& messa
   return json_response(body, status);
 }
 
-void add_ogc_routes(Router& router, const service::Catalog& catalog, service::IncidentService* incidents,
-                    service::TileService* tiles, OgcOptions options) {
-  auto ogc = std::make_shared<Ogc>(catalog, incidents, tiles, options);
+void add_ogc_routes(Router& router, const ApiContext& ctx, OgcOptions options) {
+  auto ogc = std::make_shared<Ogc>(ctx.catalog, ctx.incidents, ctx.tiles, options);
   router.add("GET", "/", guarded([ogc](const Request& r, const PathParams&) { return ogc->landing(r); }));
   router.add("GET", "/conformance", guarded([ogc](const Request& r, const PathParams&) { return ogc->conformance(r); }));
   router.add("GET", "/collections", guarded([ogc](const Request& r, const PathParams&) { return ogc->collections(r); }));

@@ -128,7 +128,9 @@ std::int64_t request_id_of(const std::string& file) {
 
 }  // namespace
 
-void add_open311_routes(Router& router, IncidentService& svc) {
+void add_open311_routes(Router& router, const ApiContext& ctx) {
+  if (!ctx.incidents) return;
+  IncidentService& svc = *ctx.incidents;
   router.add("GET", "/open311/v2/discovery.json", guarded([](const Request&, const PathParams&) {
     return json_response(Json{{"changeset", "2026-11-22T00:00:00Z"},
                            {"contact", "the operator of this gridd server"},

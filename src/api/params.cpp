@@ -37,7 +37,8 @@ std::optional<bool> param_bool(const Request& r, const std::string& name) {
   if (!v) return std::nullopt;
   if (*v == "true" || *v == "1") return true;
   if (*v == "false" || *v == "0") return false;
-  throw_invalid("invalid_boolean", "parameter '" + name + "' must be true or false (or 1 or 0), got '" + *v + "'", name);
+  throw_invalid("invalid_boolean", "parameter '" + name + "' must be true or false (or 1 or 0), got '" + *v + "'",
+                name);
 }
 
 double parse_number(std::string_view text, const std::string& name, const char* code) {
@@ -92,8 +93,8 @@ std::optional<spatial::Envelope> param_bbox(const Request& r, const BboxOptions&
     std::swap(x1, y1);
   }
   if (x0 > x1 || y0 > y1) {
-    throw_invalid("invalid_bbox", "bbox must be the lower corner, then the upper corner (no crossing of the antimeridian)",
-                  "bbox");
+    throw_invalid("invalid_bbox",
+                  "bbox must be the lower corner, then the upper corner (no crossing of the antimeridian)", "bbox");
   }
   if (o.crs.empty()) {
     if (x0 < -180 || x1 > 180 || y0 < -90 || y1 > 90) {
@@ -157,7 +158,8 @@ TimeInterval param_interval(const Request& r, const std::string& name) {
     auto t = try_parse_time(t_text, 0);
     // The clock holds the years 1678..2261 only.
     int year = 0;
-    const auto [yp, yec] = std::from_chars(t_text.data(), t_text.data() + std::min<std::size_t>(4, t_text.size()), year);
+    const char* year_end = t_text.data() + std::min<std::size_t>(4, t_text.size());
+    const auto [yp, yec] = std::from_chars(t_text.data(), year_end, year);
     if (yec != std::errc() || year < 1678 || year > 2261) t.reset();
     if (!t) {
       bad(name + " must be an RFC 3339 instant or an interval start/end ('..' for an open end), got '" +
@@ -193,7 +195,8 @@ std::string base_url(const Request& r) {
   const std::string* host = r.header("host");
   if (!host || host->empty()) return {};
   for (char c : *host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == '-' || c == '[' || c == ']')) return {};
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == '-' || c == '[' || c == ']';
+    if (!ok) return {};
   }
   const std::string* proto = r.header("x-forwarded-proto");
   const std::string scheme = proto && (*proto == "https" || *proto == "http") ? *proto : "http";

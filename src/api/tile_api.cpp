@@ -7,6 +7,7 @@
 #include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/text.hpp"
+#include "gridd/service/tiles.hpp"
 
 namespace gridd::api {
 
@@ -143,7 +144,9 @@ bool is_tile_request(const Request& r) {
   return r.path.rfind("/collections/", 0) == 0 && r.path.find("/tiles/WebMercatorQuad/") != std::string::npos;
 }
 
-void add_tile_routes(Router& router, service::TileService& tiles) {
+void add_tile_routes(Router& router, const ApiContext& ctx) {
+  if (!ctx.tiles) return;
+  service::TileService& tiles = *ctx.tiles;
   router.add("GET", "/tiles", [&tiles](const Request& r, const PathParams&) {
     Json list = Json::array();
     const std::string base = base_url(r);

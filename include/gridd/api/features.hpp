@@ -5,6 +5,8 @@
 /// Feature into a GridInput/StationInput (in any CRS), and the common query
 /// parameters of grid writes (editor, reason, draft) and reads (at).
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +17,30 @@
 namespace gridd::api {
 
 Response geojson_response(const Json& body, int status = 200);
+/// 204 without a body (a delete).
+Response no_content();
+/// A page of a listing paged by id (cursor: the last id of the page before),
+/// filled in ascending id order.
+class FeaturePage {
+ public:
+  /// Reads limit (1..max_limit, default_limit when absent) and cursor.
+  /// @throws Error(invalid_input, "invalid_integer")
+  FeaturePage(const Request& r, std::size_t max_limit, std::size_t default_limit);
+  /// Offer the feature `id`: rendered when it belongs to this page. False
+  /// once the page is full (the listing can stop).
+  bool offer(std::int64_t id, const std::function<Json()>& render);
+  /// A FeatureCollection with numberReturned and next_cursor (null on the last page).
+  [[nodiscard]] Response response();
+
+ private:
+  std::int64_t m_limit, m_cursor, m_last = 0;
+  bool m_more = false;
+  Json m_features = Json::array();
+};
+/// The answer to a create (201): the one Feature with its Location
+/// (`path`/id), or a FeatureCollection of every created one.
+Response created_response(const std::vector<std::int64_t>& ids, bool collection, const std::string& path,
+                          const std::function<Json(std::int64_t)>& feature);
 
 /// `personal_data` false: the people's phones are left out (anonymous readers).
 Json grid_feature(const service::Snapshot& snap, const service::GridEntry& e, bool with_geometry,
