@@ -8,6 +8,7 @@
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
 #include "gridd/core/time.hpp"
+#include "gridd/service/locate.hpp"
 #include "gridd/spatial/crs.hpp"
 #include "gridd/spatial/geojson.hpp"
 
@@ -235,6 +236,58 @@ service::StationInput station_input(const Json& feature, const std::string& wher
   GEOSGeomGetX_r(spatial::geos(), g.get(), &s.lon);
   GEOSGeomGetY_r(spatial::geos(), g.get(), &s.lat);
   return in;
+}
+
+namespace {
+
+/// A number member, NaN when absent or null.
+double number_field(const Json& obj, const char* key, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::nan("");
+  if (!it->is_number()) throw_invalid("invalid_type", std::string(key) + " must be a number", join_field(where, key));
+  return it->get<double>();
+}
+
+}  // namespace
+
+std::optional<service::Position> json_position(const Json& obj, const std::string& where, const std::string& crs) {
+  service::Position p;
+  p.crs = json_string(obj, "crs", where, crs);
+  // GeoJSON geometry, a "position" object, or top-level lon/lat or x/y.
+  if (auto g = obj.find("geometry"); g != obj.end() && !g->is_null()) {
+    const std::string gw = join_field(where, "geometry");
+    if (!g->is_object() || json_string(*g, "type", gw) != "Point") {
+      throw_invalid("invalid_geometry_type", "a position's geometry must be a GeoJSON Point", gw);
+    }
+    auto c = g->find("coordinates");
+    if (c == g->end() || !c->is_array() || c->size() < 2 || !(*c)[0].is_number() || !(*c)[1].is_number()) {
+      throw_invalid("invalid_geometry", "a Point needs [x, y] coordinates", join_field(gw, "coordinates"));
+    }
+    p.x = (*c)[0].get<double>();
+    p.y = (*c)[1].get<double>();
+    return p;
+  }
+  const Json* src = &obj;
+  std::string sw = where;
+  if (auto pos = obj.find("position"); pos != obj.end() && !pos->is_null()) {
+    if (!pos->is_object()) throw_invalid("invalid_position", "position must be an object", join_field(where, "position"));
+    src = &*pos;
+    sw = join_field(where, "position");
+    p.crs = json_string(*src, "crs", sw, p.crs);
+  }
+  double x = number_field(*src, "lon", sw), y = number_field(*src, "lat", sw);
+  if (std::isnan(x) && std::isnan(y)) {
+    x = number_field(*src, "x", sw);
+    y = number_field(*src, "y", sw);
+  }
+  if (std::isnan(x) && std::isnan(y)) return std::nullopt;
+  if (std::isnan(x) || std::isnan(y)) {
+    throw_invalid("missing_position", "a position needs both coordinates (lon and lat, or x and y)",
+                  join_field(sw, std::isnan(x) ? "lon" : "lat"));
+  }
+  p.x = x;
+  p.y = y;
+  return p;
 }
 
 std::string crs_param(const Request& r) { return param(r, "crs").value_or(""); }

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "gridd/api/features.hpp"
 #include "gridd/api/incident_query.hpp"
 #include "gridd/api/params.hpp"
 #include "gridd/api/scope.hpp"
@@ -58,52 +59,6 @@ std::string etag(const Incident& i) { return "\"" + std::to_string(i.id) + "-" +
 // Parsing
 // ---------------------------------------------------------------------------
 
-double number_field(const Json& obj, const char* key, const std::string& where) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return std::nan("");
-  if (!it->is_number()) throw_invalid("invalid_type", std::string(key) + " must be a number", join_field(where, key));
-  return it->get<double>();
-}
-
-std::optional<service::Position> position_of(const Json& obj, const std::string& where, const std::string& crs) {
-  service::Position p;
-  p.crs = json_string(obj, "crs", where, crs);
-  // GeoJSON geometry, a "position" object, or top-level lon/lat or x/y.
-  if (auto g = obj.find("geometry"); g != obj.end() && !g->is_null()) {
-    const std::string gw = join_field(where, "geometry");
-    if (!g->is_object() || json_string(*g, "type", gw) != "Point") {
-      throw_invalid("invalid_geometry_type", "an incident geometry must be a GeoJSON Point", gw);
-    }
-    auto c = g->find("coordinates");
-    if (c == g->end() || !c->is_array() || c->size() < 2 || !(*c)[0].is_number() || !(*c)[1].is_number()) {
-      throw_invalid("invalid_geometry", "a Point needs [x, y] coordinates", join_field(gw, "coordinates"));
-    }
-    p.x = (*c)[0].get<double>();
-    p.y = (*c)[1].get<double>();
-    return p;
-  }
-  const Json* src = &obj;
-  std::string sw = where;
-  if (auto pos = obj.find("position"); pos != obj.end() && !pos->is_null()) {
-    if (!pos->is_object()) throw_invalid("invalid_position", "position must be an object", join_field(where, "position"));
-    src = &*pos;
-    sw = join_field(where, "position");
-    p.crs = json_string(*src, "crs", sw, p.crs);
-  }
-  double x = number_field(*src, "lon", sw), y = number_field(*src, "lat", sw);
-  if (std::isnan(x) && std::isnan(y)) {
-    x = number_field(*src, "x", sw);
-    y = number_field(*src, "y", sw);
-  }
-  if (std::isnan(x) && std::isnan(y)) return std::nullopt;
-  if (std::isnan(x) || std::isnan(y)) {
-    throw_invalid("missing_position", "a position needs both coordinates (lon and lat, or x and y)", join_field(sw, std::isnan(x) ? "lon" : "lat"));
-  }
-  p.x = x;
-  p.y = y;
-  return p;
-}
-
 service::IntakeInput intake_input(const Json& item, const std::string& where, const std::string& crs) {
   if (!item.is_object()) throw_invalid("invalid_incident", "an incident must be a JSON object", where.empty() ? "body" : where);
   service::IntakeInput in;
@@ -133,8 +88,8 @@ service::IntakeInput intake_input(const Json& item, const std::string& where, co
     if (!a->is_object()) throw_invalid("invalid_attributes", "attributes must be an object", join_field(pw, "attributes"));
     in.attributes = *a;
   }
-  in.position = position_of(item, where, crs);
-  if (!in.position && props != &item) in.position = position_of(*props, pw, crs);
+  in.position = json_position(item, where, crs);
+  if (!in.position && props != &item) in.position = json_position(*props, pw, crs);
   // Name the field a client would fix.
   if (!in.position) {
     throw_invalid("missing_position", "an incident needs a position (lon and lat, or x and y with crs)",

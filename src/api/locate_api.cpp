@@ -175,20 +175,19 @@ Response locate_post(const ApiContext& ctx, const Request& r, const PathParams&)
   std::size_t i = 0;
   for (const Json& p : *it) {
     const std::string where = "points/" + std::to_string(i++);
-    service::Position pos;
-    pos.crs = crs;
+    std::optional<service::Position> pos;
     if (p.is_array() && p.size() >= 2 && p[0].is_number() && p[1].is_number()) {
-      pos.x = p[0].get<double>();
-      pos.y = p[1].get<double>();
-    } else if (p.is_object() && p.contains("lon") && p.contains("lat") && p["lon"].is_number() && p["lat"].is_number()) {
-      pos.x = p["lon"].get<double>();
-      pos.y = p["lat"].get<double>();
-    } else {
-      throw_invalid("invalid_point", "a point is [x, y] or {\"lon\": .., \"lat\": ..}", where);
+      pos = service::Position{p[0].get<double>(), p[1].get<double>(), crs};
+    } else if (p.is_object()) {
+      pos = json_position(p, where, crs);
+    }
+    if (!pos) {
+      throw_invalid("invalid_point", "a point is [x, y] or an object with lon and lat (or x and y, or a Point geometry)",
+                    where);
     }
     try {
       if (i > 1) res.body += ',';
-      append_locate(res.body, service::locate(*snap, pos, options), r.principal.personal_data);
+      append_locate(res.body, service::locate(*snap, *pos, options), r.principal.personal_data);
     } catch (const Error& e) {
       throw Error(e.kind(), e.code(), e.what(), e.field() == "crs" ? "crs" : where);
     }

@@ -14,6 +14,10 @@
 #include "gridd/api/router.hpp"
 #include "gridd/service/catalog.hpp"
 
+namespace gridd::service {
+struct Position;  // service/locate.hpp
+}  // namespace gridd::service
+
 namespace gridd::api {
 
 Response geojson_response(const Json& body, int status = 200);
@@ -55,6 +59,12 @@ std::vector<const Json*> features_of(const Json& body);
 spatial::GeomPtr feature_geometry(const Json& feature, const std::string& where, const std::string& crs);
 service::GridInput grid_input(const Json& feature, const std::string& where, const std::string& crs);
 service::StationInput station_input(const Json& feature, const std::string& where, const std::string& crs);
+
+/// A position in a JSON object: a GeoJSON Point `geometry`, a `position`
+/// object, or lon and lat (or x and y), with the object's own crs or else
+/// `crs`; nullopt when the object holds none.
+/// @throws Error(invalid_input) naming the member under `where`
+std::optional<service::Position> json_position(const Json& object, const std::string& where, const std::string& crs);
 
 std::string crs_param(const Request& r);
 /// geometry=true|false (default true).
