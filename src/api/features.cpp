@@ -1,5 +1,6 @@
 #include "gridd/api/features.hpp"
 
+#include <climits>
 #include <cmath>
 #include <set>
 
@@ -7,6 +8,7 @@
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
 #include "gridd/core/time.hpp"
+#include "gridd/service/locate.hpp"
 #include "gridd/spatial/crs.hpp"
 #include "gridd/spatial/geojson.hpp"
 
@@ -57,6 +59,47 @@ Json collect_attributes(const Json& props, const std::set<std::string>& known, c
 
 Response geojson_response(const Json& body, int status) {
   return json_response(body, status, "application/geo+json");
+}
+
+Response no_content() {
+  Response res;
+  res.status = 204;
+  res.content_type.clear();
+  return res;
+}
+
+FeaturePage::FeaturePage(const Request& r, std::size_t max_limit, std::size_t default_limit)
+    : m_limit(param_int(r, "limit", 1, static_cast<std::int64_t>(max_limit))
+                  .value_or(static_cast<std::int64_t>(default_limit))),
+      m_cursor(param_int(r, "cursor", 0, INT64_MAX).value_or(0)) {}
+
+bool FeaturePage::offer(std::int64_t id, const std::function<Json()>& render) {
+  if (id <= m_cursor) return true;
+  if (static_cast<std::int64_t>(m_features.size()) == m_limit) {
+    m_more = true;
+    return false;
+  }
+  m_features.push_back(render());
+  m_last = id;
+  return true;
+}
+
+Response FeaturePage::response() {
+  Json out{{"type", "FeatureCollection"}, {"numberReturned", m_features.size()}, {"features", std::move(m_features)}};
+  out["next_cursor"] = m_more ? Json(std::to_string(m_last)) : Json(nullptr);
+  return geojson_response(out);
+}
+
+Response created_response(const std::vector<std::int64_t>& ids, bool collection, const std::string& path,
+                          const std::function<Json(std::int64_t)>& feature) {
+  if (!collection) {
+    Response res = geojson_response(feature(ids.at(0)), 201);
+    res.headers.emplace_back("Location", path + "/" + std::to_string(ids[0]));
+    return res;
+  }
+  Json out = Json::array();
+  for (auto id : ids) out.push_back(feature(id));
+  return geojson_response(Json{{"type", "FeatureCollection"}, {"features", std::move(out)}}, 201);
 }
 
 
@@ -195,18 +238,61 @@ service::StationInput station_input(const Json& feature, const std::string& wher
   return in;
 }
 
+namespace {
+
+/// A number member, NaN when absent or null.
+double number_field(const Json& obj, const char* key, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::nan("");
+  if (!it->is_number()) throw_invalid("invalid_type", std::string(key) + " must be a number", join_field(where, key));
+  return it->get<double>();
+}
+
+}  // namespace
+
+std::optional<service::Position> json_position(const Json& obj, const std::string& where, const std::string& crs) {
+  service::Position p;
+  p.crs = json_string(obj, "crs", where, crs);
+  // GeoJSON geometry, a "position" object, or top-level lon/lat or x/y.
+  if (auto g = obj.find("geometry"); g != obj.end() && !g->is_null()) {
+    const std::string gw = join_field(where, "geometry");
+    if (!g->is_object() || json_string(*g, "type", gw) != "Point") {
+      throw_invalid("invalid_geometry_type", "a position's geometry must be a GeoJSON Point", gw);
+    }
+    auto c = g->find("coordinates");
+    if (c == g->end() || !c->is_array() || c->size() < 2 || !(*c)[0].is_number() || !(*c)[1].is_number()) {
+      throw_invalid("invalid_geometry", "a Point needs [x, y] coordinates", join_field(gw, "coordinates"));
+    }
+    p.x = (*c)[0].get<double>();
+    p.y = (*c)[1].get<double>();
+    return p;
+  }
+  const Json* src = &obj;
+  std::string sw = where;
+  if (auto pos = obj.find("position"); pos != obj.end() && !pos->is_null()) {
+    if (!pos->is_object()) throw_invalid("invalid_position", "position must be an object", join_field(where, "position"));
+    src = &*pos;
+    sw = join_field(where, "position");
+    p.crs = json_string(*src, "crs", sw, p.crs);
+  }
+  double x = number_field(*src, "lon", sw), y = number_field(*src, "lat", sw);
+  if (std::isnan(x) && std::isnan(y)) {
+    x = number_field(*src, "x", sw);
+    y = number_field(*src, "y", sw);
+  }
+  if (std::isnan(x) && std::isnan(y)) return std::nullopt;
+  if (std::isnan(x) || std::isnan(y)) {
+    throw_invalid("missing_position", "a position needs both coordinates (lon and lat, or x and y)",
+                  join_field(sw, std::isnan(x) ? "lon" : "lat"));
+  }
+  p.x = x;
+  p.y = y;
+  return p;
+}
+
 std::string crs_param(const Request& r) { return param(r, "crs").value_or(""); }
 
 bool geometry_param(const Request& r) { return param_bool(r, "geometry").value_or(true); }
-
-
-std::optional<bool> param_bool(const Request& r, const std::string& name) {
-  const auto v = param(r, name);
-  if (!v) return std::nullopt;
-  if (*v == "true" || *v == "1") return true;
-  if (*v == "false" || *v == "0") return false;
-  throw_invalid("invalid_boolean", "parameter '" + name + "' must be true or false", name);
-}
 
 service::EditOptions edit_options(const Request& r, const Json* body) {
   service::EditOptions o;
@@ -249,9 +335,9 @@ service::TopologyOptions topology_options(const Request& r) {
 }
 
 std::optional<std::string> at_param(const Request& r) {
-  const auto v = param(r, "at");
-  if (!v) return std::nullopt;
-  return format_iso8601(parse_time(*v, "at"));
+  const auto t = param_time(r, "at");
+  if (!t) return std::nullopt;
+  return format_iso8601(*t);
 }
 
 std::shared_ptr<const Snapshot> snapshot_for(const service::Catalog& catalog, const Request& r) {

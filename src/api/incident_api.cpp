@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "gridd/api/features.hpp"
+#include "gridd/api/incident_query.hpp"
 #include "gridd/api/params.hpp"
 #include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
@@ -15,24 +17,6 @@ namespace gridd::api {
 using service::IncidentService;
 
 namespace {
-
-/// Comma-separated values of a (possibly repeated) query parameter.
-std::vector<std::string> param_list(const Request& r, const std::string& name) {
-  std::vector<std::string> out;
-  auto [begin, end] = r.query.equal_range(name);
-  for (auto it = begin; it != end; ++it) {
-    for (auto& part : split(it->second, ',')) {
-      if (!part.empty()) out.push_back(std::move(part));
-    }
-  }
-  return out;
-}
-
-std::optional<TimePoint> param_time(const Request& r, const std::string& name, int offset) {
-  auto v = param(r, name);
-  if (!v) return std::nullopt;
-  return parse_time(*v, name, offset);
-}
 
 // ---------------------------------------------------------------------------
 // Rendering
@@ -75,52 +59,6 @@ std::string etag(const Incident& i) { return "\"" + std::to_string(i.id) + "-" +
 // Parsing
 // ---------------------------------------------------------------------------
 
-double number_field(const Json& obj, const char* key, const std::string& where) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return std::nan("");
-  if (!it->is_number()) throw_invalid("invalid_type", std::string(key) + " must be a number", join_field(where, key));
-  return it->get<double>();
-}
-
-std::optional<service::Position> position_of(const Json& obj, const std::string& where, const std::string& crs) {
-  service::Position p;
-  p.crs = json_string(obj, "crs", where, crs);
-  // GeoJSON geometry, a "position" object, or top-level lon/lat or x/y.
-  if (auto g = obj.find("geometry"); g != obj.end() && !g->is_null()) {
-    const std::string gw = join_field(where, "geometry");
-    if (!g->is_object() || json_string(*g, "type", gw) != "Point") {
-      throw_invalid("invalid_geometry_type", "an incident geometry must be a GeoJSON Point", gw);
-    }
-    auto c = g->find("coordinates");
-    if (c == g->end() || !c->is_array() || c->size() < 2 || !(*c)[0].is_number() || !(*c)[1].is_number()) {
-      throw_invalid("invalid_geometry", "a Point needs [x, y] coordinates", join_field(gw, "coordinates"));
-    }
-    p.x = (*c)[0].get<double>();
-    p.y = (*c)[1].get<double>();
-    return p;
-  }
-  const Json* src = &obj;
-  std::string sw = where;
-  if (auto pos = obj.find("position"); pos != obj.end() && !pos->is_null()) {
-    if (!pos->is_object()) throw_invalid("invalid_position", "position must be an object", join_field(where, "position"));
-    src = &*pos;
-    sw = join_field(where, "position");
-    p.crs = json_string(*src, "crs", sw, p.crs);
-  }
-  double x = number_field(*src, "lon", sw), y = number_field(*src, "lat", sw);
-  if (std::isnan(x) && std::isnan(y)) {
-    x = number_field(*src, "x", sw);
-    y = number_field(*src, "y", sw);
-  }
-  if (std::isnan(x) && std::isnan(y)) return std::nullopt;
-  if (std::isnan(x) || std::isnan(y)) {
-    throw_invalid("missing_position", "a position needs both coordinates (lon and lat, or x and y)", join_field(sw, std::isnan(x) ? "lon" : "lat"));
-  }
-  p.x = x;
-  p.y = y;
-  return p;
-}
-
 service::IntakeInput intake_input(const Json& item, const std::string& where, const std::string& crs) {
   if (!item.is_object()) throw_invalid("invalid_incident", "an incident must be a JSON object", where.empty() ? "body" : where);
   service::IntakeInput in;
@@ -150,8 +88,8 @@ service::IntakeInput intake_input(const Json& item, const std::string& where, co
     if (!a->is_object()) throw_invalid("invalid_attributes", "attributes must be an object", join_field(pw, "attributes"));
     in.attributes = *a;
   }
-  in.position = position_of(item, where, crs);
-  if (!in.position && props != &item) in.position = position_of(*props, pw, crs);
+  in.position = json_position(item, where, crs);
+  if (!in.position && props != &item) in.position = json_position(*props, pw, crs);
   // Name the field a client would fix.
   if (!in.position) {
     throw_invalid("missing_position", "an incident needs a position (lon and lat, or x and y with crs)",
@@ -259,46 +197,6 @@ service::TransitionInput transition_input(const Request& r, const std::string& a
 // the token's subtree; one incident outside it answers 404, for reads and
 // actions alike.
 
-storage::IncidentFilter filter_of(const Request& r, const IncidentService& svc) {
-  storage::IncidentFilter f;
-  const int offset = svc.options().utc_offset_minutes;
-  if (auto b = param_bbox(r)) f.bbox = std::array<double, 4>{b->minx, b->miny, b->maxx, b->maxy};
-  if (auto g = param(r, "grid")) f.subtree = svc.grid_ref(*g, "grid");
-  restrict_to_scope(f.subtree, r, svc.catalog());
-  for (const auto& s : param_list(r, "status")) {
-    if (s == "open") {
-      for (auto st : all_incident_statuses()) {
-        if (is_open(st)) f.statuses.push_back(st);
-      }
-    } else {
-      f.statuses.push_back(parse_incident_status(s, "status"));
-    }
-  }
-  for (const auto& c : param_list(r, "category")) {
-    if (!svc.categories().find(c)) throw_invalid("unknown_category", "unknown category '" + c + "'", "category");
-    f.categories.push_back(c);
-  }
-  for (const auto& c : param_list(r, "colour")) f.colours.push_back(parse_colour(c, "colour"));
-  for (const auto& c : param_list(r, "color")) f.colours.push_back(parse_colour(c, "color"));
-  f.channels = param_list(r, "channel");
-  if (auto a = param(r, "assignee")) f.assignee = *a;
-  if (auto c = param(r, "covered")) {
-    if (*c == "true" || *c == "1") {
-      f.covered = true;
-    } else if (*c == "false" || *c == "0") {
-      f.covered = false;
-    } else {
-      throw_invalid("invalid_boolean", "parameter 'covered' must be true or false", "covered");
-    }
-  }
-  if (auto t = param_time(r, "from", offset)) f.created_from = format_iso8601(*t);
-  if (auto t = param_time(r, "to", offset)) f.created_to = format_iso8601(*t);
-  if (!f.created_from.empty() && !f.created_to.empty() && f.created_to < f.created_from) {
-    throw_invalid("invalid_time_range", "'to' lies before 'from'", "to");
-  }
-  return f;
-}
-
 storage::IncidentSort sort_of(const Request& r) {
   const std::string s = param(r, "sort").value_or("newest");
   if (s == "newest" || s == "-created") return storage::IncidentSort::newest;
@@ -340,33 +238,6 @@ storage::IncidentCursor parse_cursor(const std::string& text, storage::IncidentS
     c.rank = static_cast<int>(rank);
   }
   return c;
-}
-
-/// The same query with `cursor` replaced (for the next link).
-std::string next_link(const Request& r, const std::string& cursor) {
-  std::string out = r.path + "?";
-  bool first = true;
-  auto enc = [](const std::string& s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string o;
-    for (unsigned char c : s) {
-      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',' || c == ':') {
-        o += static_cast<char>(c);
-      } else {
-        o += '%';
-        o += hex[c >> 4];
-        o += hex[c & 15];
-      }
-    }
-    return o;
-  };
-  for (const auto& [k, v] : r.query) {
-    if (k == "cursor") continue;
-    out += (first ? "" : "&") + enc(k) + "=" + enc(v);
-    first = false;
-  }
-  out += (first ? "" : "&") + std::string("cursor=") + enc(cursor);
-  return out;
 }
 
 Json stats_row_json(const service::StatsEntry& e) {
@@ -455,7 +326,9 @@ Json incident_feature(const IncidentService& svc, const Incident& i, TimePoint n
 // Routes
 // ---------------------------------------------------------------------------
 
-void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOptions options) {
+void add_incident_routes(Router& router, const ApiContext& ctx, IncidentApiOptions options) {
+  if (!ctx.incidents) return;
+  IncidentService& svc = *ctx.incidents;
   router.add("GET", "/categories", [&svc](const Request&, const PathParams&) {
     Json list = Json::array();
     for (const auto& c : svc.categories().all()) list.push_back(to_json(c));
@@ -483,7 +356,7 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
 
   router.add("GET", "/incidents", [&svc, options](const Request& r, const PathParams&) {
     storage::IncidentQuery q;
-    q.filter = filter_of(r, svc);
+    q.filter = incident_filter_of(r, svc);
     q.sort = sort_of(r);
     q.limit = static_cast<std::size_t>(
         param_int(r, "limit", 1, static_cast<std::int64_t>(options.max_page)).value_or(static_cast<std::int64_t>(options.default_page)));
@@ -504,7 +377,8 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
       // Urgency depends on the clock: the next page keeps this page's clock.
       Request for_link = r;
       if (q.sort == storage::IncidentSort::urgency && !param(r, "at")) for_link.query.emplace("at", format_iso8601(now));
-      links.push_back(Json{{"rel", "next"}, {"type", "application/geo+json"}, {"href", next_link(for_link, cursor)}});
+      links.push_back(
+          Json{{"rel", "next"}, {"type", "application/geo+json"}, {"href", url_with(for_link, "", "cursor", cursor)}});
     } else {
       body["next_cursor"] = nullptr;
     }
@@ -516,7 +390,7 @@ void add_incident_routes(Router& router, IncidentService& svc, IncidentApiOption
 
   router.add("GET", "/incidents/stats", [&svc](const Request& r, const PathParams&) {
     storage::StatsQuery q;
-    q.filter = filter_of(r, svc);
+    q.filter = incident_filter_of(r, svc);
     const std::string group = param(r, "group").value_or("grid");
     if (group == "grid") {
       q.group = storage::StatsGroup::grid;
@@ -674,12 +548,8 @@ bool is_feed_request(const Request& r) {
 
 std::unique_ptr<FeedStream> open_feed(IncidentService& svc, const Request& r) {
   storage::FeedFilter filter;
-  if (auto g = param(r, "grid")) filter.subtree = svc.grid_ref(*g, "grid");
-  restrict_to_scope(filter.subtree, r, svc.catalog());
-  for (const auto& c : param_list(r, "category")) {
-    if (!svc.categories().find(c)) throw_invalid("unknown_category", "unknown category '" + c + "'", "category");
-    filter.categories.push_back(c);
-  }
+  filter.subtree = incident_subtree_of(r, svc);
+  filter.categories = incident_categories_of(r, svc);
   std::optional<std::int64_t> after = param_int(r, "after", 0, INT64_MAX);
   if (!after) {
     if (const std::string* last = r.header("last-event-id"); last && !last->empty()) {

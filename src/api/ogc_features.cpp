@@ -10,12 +10,17 @@
 #include <set>
 
 #include "gridd/api/features.hpp"
+#include "gridd/api/grids_api.hpp"
 #include "gridd/api/incident_api.hpp"
+#include "gridd/api/incident_query.hpp"
 #include "gridd/api/params.hpp"
 #include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/text.hpp"
 #include "gridd/core/time.hpp"
+#include "gridd/service/catalog.hpp"
+#include "gridd/service/incidents.hpp"
+#include "gridd/service/tiles.hpp"
 #include "gridd/spatial/crs.hpp"
 
 namespace gridd::api {
@@ -25,12 +30,6 @@ using service::Snapshot;
 using service::StationEntry;
 
 namespace {
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
-}
 
 constexpr const char* k_geojson = "application/geo+json";
 constexpr const char* k_crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -112,137 +111,11 @@ void feature_out(Json& feature, const OgcCrs& crs) {
 // Query parameters
 // ---------------------------------------------------------------------------
 
-double number(const std::string& text, const char* field) {
-  double v = 0;
-  const std::string t = trim(text);
-  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  if (t.empty() || ec != std::errc() || p != t.data() + t.size() || !std::isfinite(v)) {
-    throw_invalid("invalid_bbox", std::string(field) + " must be 4 (or 6) comma-separated numbers, got '" + text + "'",
-                  field);
-  }
-  return v;
-}
-
-/// bbox (4 or 6 numbers) in bbox-crs, as a WGS84 envelope.
-std::optional<spatial::Envelope> bbox_of(const Request& r) {
-  const auto v = param(r, "bbox");
+/// How bbox is read: 4 or 6 numbers in bbox-crs (CRS84 when absent).
+BboxOptions bbox_options_of(const Request& r) {
   const OgcCrs& crs = crs_of(r, "bbox-crs");
-  if (!v) {
-    if (param(r, "bbox-crs")) throw_invalid("invalid_bbox", "bbox-crs needs a bbox", "bbox-crs");
-    return std::nullopt;
-  }
-  const std::vector<std::string> parts = split(*v, ',');
-  if (parts.size() != 4 && parts.size() != 6) {
-    throw_invalid("invalid_bbox", "bbox must be 4 (or 6) comma-separated numbers, got '" + *v + "'", "bbox");
-  }
-  std::vector<double> c;
-  for (const auto& p : parts) c.push_back(number(p, "bbox"));
-  const std::size_t half = parts.size() / 2;
-  double x0 = c[0], y0 = c[1], x1 = c[half], y1 = c[half + 1];
-  if (crs.lat_first) {
-    std::swap(x0, y0);
-    std::swap(x1, y1);
-  }
-  if (x0 > x1 || y0 > y1) {
-    throw_invalid("invalid_bbox", "bbox must be lower corner then upper corner (no crossing of the antimeridian)", "bbox");
-  }
-  if (crs.gridd[0] == '\0') {
-    if (x0 < -180 || x1 > 180 || y0 < -90 || y1 > 90) {
-      throw_invalid("invalid_bbox", "a bbox in longitude/latitude must lie within [-180,180] x [-90,90]", "bbox");
-    }
-    return spatial::Envelope{x0, y0, x1, y1};
-  }
-  // A projected or other CRS: the WGS84 envelope of the box's outline.
-  const spatial::CrsTransform& t = spatial::crs_transform(crs.gridd);
-  spatial::Envelope e{std::numeric_limits<double>::max(), std::numeric_limits<double>::max(),
-                      std::numeric_limits<double>::lowest(), std::numeric_limits<double>::lowest()};
-  for (int i = 0; i <= 8; ++i) {
-    const double f = i / 8.0;
-    for (const auto& [px, py] : {std::pair{x0 + (x1 - x0) * f, y0}, std::pair{x0 + (x1 - x0) * f, y1},
-                                 std::pair{x0, y0 + (y1 - y0) * f}, std::pair{x1, y0 + (y1 - y0) * f}}) {
-      double x = px, y = py;
-      try {
-        t.to_wgs84(x, y);
-      } catch (const Error&) {
-        throw_invalid("invalid_bbox", "the bbox lies outside the area of bbox-crs", "bbox");
-      }
-      e.minx = std::min(e.minx, x);
-      e.miny = std::min(e.miny, y);
-      e.maxx = std::max(e.maxx, x);
-      e.maxy = std::max(e.maxy, y);
-    }
-  }
-  return e;
-}
-
-/// datetime: an instant, or an interval "start/end" with ".." (or nothing)
-/// for an open end. Times are RFC 3339; without an offset, UTC.
-struct DateTime {
-  std::optional<std::string> instant;  ///< ISO 8601 UTC
-  std::string from, to;                 ///< inclusive; empty: open
-  [[nodiscard]] bool any() const { return instant || !from.empty() || !to.empty(); }
-  [[nodiscard]] bool contains(const std::string& t) const {
-    if (instant) return t == *instant;
-    return (from.empty() || t >= from) && (to.empty() || t <= to);
-  }
-};
-
-DateTime datetime_of(const Request& r) {
-  DateTime d;
-  const auto v = param(r, "datetime");
-  if (!v) return d;
-  auto instant = [](const std::string& text) {
-    const std::string t_text = trim(text);
-    auto t = try_parse_time(t_text, 0);
-    // The clock holds the years 1678..2261 only.
-    int year = 0;
-    const auto [yp, yec] = std::from_chars(t_text.data(), t_text.data() + std::min<std::size_t>(4, t_text.size()), year);
-    if (yec != std::errc() || year < 1678 || year > 2261) t.reset();
-    if (!t) {
-      throw_invalid("invalid_datetime",
-                    "datetime must be an RFC 3339 instant or an interval start/end ('..' for an open end), got '" + text + "'",
-                    "datetime");
-    }
-    return format_iso8601(*t);
-  };
-  const auto slash = v->find('/');
-  if (slash == std::string::npos) {
-    if (v->empty() || *v == "..") throw_invalid("invalid_datetime", "datetime is empty", "datetime");
-    d.instant = instant(*v);
-    return d;
-  }
-  const std::string a = v->substr(0, slash), b = v->substr(slash + 1);
-  if (b.find('/') != std::string::npos) throw_invalid("invalid_datetime", "datetime has more than one '/'", "datetime");
-  if (!a.empty() && a != "..") d.from = instant(a);
-  if (!b.empty() && b != "..") d.to = instant(b);
-  if (!d.from.empty() && !d.to.empty() && d.to < d.from) {
-    throw_invalid("invalid_datetime", "the datetime interval ends before it starts", "datetime");
-  }
-  return d;
-}
-
-std::size_t limit_of(const Request& r, const OgcOptions& o) {
-  const auto v = param(r, "limit");
-  if (!v) return o.default_limit;
-  std::int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (v->empty() || ec != std::errc() || p != v->data() + v->size() || n < 1 ||
-      n > static_cast<std::int64_t>(o.max_limit)) {
-    throw_invalid("invalid_limit", "limit must be an integer from 1 to " + std::to_string(o.max_limit) + ", got '" + *v + "'",
-                  "limit");
-  }
-  return static_cast<std::size_t>(n);
-}
-
-std::int64_t cursor_of(const Request& r) {
-  const auto v = param(r, "cursor");
-  if (!v) return 0;
-  std::int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (v->empty() || ec != std::errc() || p != v->data() + v->size() || n < 0) {
-    throw_invalid("invalid_cursor", "cursor is not one a next link returned", "cursor");
-  }
-  return n;
+  if (!param(r, "bbox") && param(r, "bbox-crs")) throw_invalid("invalid_bbox", "bbox-crs needs a bbox", "bbox-crs");
+  return BboxOptions{true, crs.gridd, crs.lat_first};
 }
 
 /// f=json|geojson (or absent); anything else is refused.
@@ -262,60 +135,9 @@ void check_known(const Request& r, const std::set<std::string>& known) {
   }
 }
 
-std::vector<std::string> list_param(const Request& r, const std::string& name) {
-  std::vector<std::string> out;
-  auto [b, e] = r.query.equal_range(name);
-  for (auto it = b; it != e; ++it) {
-    for (auto& part : split(it->second, ',')) {
-      if (!part.empty()) out.push_back(trim(part));
-    }
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------
 // Links
 // ---------------------------------------------------------------------------
-
-/// "http://host" from the Host header, or "" (relative links) without one.
-std::string base_url(const Request& r) {
-  const std::string* host = r.header("host");
-  if (!host || host->empty()) return {};
-  for (char c : *host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == '-' || c == '[' || c == ']')) return {};
-  }
-  const std::string* proto = r.header("x-forwarded-proto");
-  const std::string scheme = proto && (*proto == "https" || *proto == "http") ? *proto : "http";
-  return scheme + "://" + *host;
-}
-
-std::string encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string o;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',' || c == ':' || c == '/') {
-      o += static_cast<char>(c);
-    } else {
-      o += '%';
-      o += hex[c >> 4];
-      o += hex[c & 15];
-    }
-  }
-  return o;
-}
-
-/// This request's URL with `cursor` set (or dropped when empty).
-std::string url_with_cursor(const Request& r, const std::string& base, const std::string& cursor) {
-  std::string out = base + r.path;
-  char sep = '?';
-  for (const auto& [k, v] : r.query) {
-    if (k == "cursor") continue;
-    out += sep + encode(k) + "=" + encode(v);
-    sep = '&';
-  }
-  if (!cursor.empty()) out += sep + std::string("cursor=") + cursor;
-  return out;
-}
 
 Json link(const std::string& rel, const std::string& type, const std::string& href, const std::string& title = {}) {
   Json l{{"rel", rel}, {"type", type}, {"href", href}};
@@ -342,7 +164,7 @@ template <class Make>
 Response with_etag(const Request& r, const std::string& tag, Make make) {
   if (const std::string* inm = r.header("if-none-match")) {
     for (auto& t : split(*inm, ',')) {
-      const std::string v = trim(t);
+      const std::string_view v = trim(t);
       if (v == tag || v == "W/" + tag || v == "*") {
         Response res;
         res.status = 304;
@@ -436,15 +258,18 @@ class Ogc {
     std::set<std::string> known = common;
     if (id == "grids") known.insert({"level", "parent", "code"});
     if (id == "stations") known.insert({"kind", "code"});
-    if (id == "incidents") known.insert({"status", "category", "grid", "covered"});
+    if (id == "incidents") known.insert(incident_filter_params().begin(), incident_filter_params().end());
     check_known(r, known);
     check_format(r);
-    const std::size_t limit = limit_of(r, m_options);
-    const auto bbox = bbox_of(r);
-    const DateTime when = datetime_of(r);
+    const auto limit = static_cast<std::size_t>(
+        param_int(r, "limit", 1, static_cast<std::int64_t>(m_options.max_limit), "invalid_limit")
+            .value_or(static_cast<std::int64_t>(m_options.default_limit)));
+    const BboxOptions bbox_options = bbox_options_of(r);
+    const auto bbox = id == "incidents" ? std::nullopt : param_bbox(r, bbox_options);  // incidents: in the filter
+    const TimeInterval when = param_interval(r, "datetime");
     const OgcCrs& crs = crs_of(r, "crs");
-    const std::int64_t cursor = cursor_of(r);
-    if (id == "incidents") return with_crs(incident_items(r, limit, bbox, when, crs, cursor), crs);
+    const std::int64_t cursor = param_int(r, "cursor", 0, INT64_MAX, "invalid_cursor").value_or(0);
+    if (id == "incidents") return with_crs(incident_items(r, limit, bbox_options, when, crs, cursor), crs);
 
     const auto snap = id == "grids" && when.instant ? m_catalog.snapshot_at(*when.instant) : m_catalog.snapshot();
     return with_etag(r, etag_of(id + "-" + std::to_string(snap->version()), r), [&] {
@@ -462,31 +287,11 @@ class Ogc {
         last = fid;
       };
       if (id == "grids") {
-        const auto level = param(r, "level");
-        const std::optional<Level> lv = level ? std::optional<Level>(parse_level(*level, "level")) : std::nullopt;
-        const auto parent = param(r, "parent");
-        const auto code = param(r, "code");
-        spatial::GeomPtr box = bbox ? spatial::make_box(*bbox) : nullptr;
-        auto consider = [&](const GridEntry& e) {
-          const Grid& g = e.grid;
-          if (lv && g.level != *lv) return;
-          if (parent && g.parent_code != *parent) return;
-          if (code && g.code != *code) return;
-          if (!when.instant && when.any() && !when.contains(g.updated_at)) return;
-          if (box && (!e.shape.envelope().intersects(*bbox) ||
-                      GEOSIntersects_r(spatial::geos(), e.shape.geometry(), box.get()) != 1)) {
-            return;
-          }
-          take(g.id, [&] { return grid_feature(*snap, e, true, r.principal.personal_data); });
-        };
-        if (bbox) {
-          std::vector<std::size_t> hits;
-          snap->grid_index().query(*bbox, hits);
-          std::sort(hits.begin(), hits.end());  // positions follow id order
-          for (std::size_t i : hits) consider(*snap->grids()[i]);
-        } else {
-          for (const auto& e : snap->grids()) consider(*e);
-        }
+        for_each_grid(*snap, grid_filter_of(r, bbox), [&](const GridEntry& e) {
+          if (!when.instant && when.any() && !when.contains(e.grid.updated_at)) return true;
+          take(e.grid.id, [&] { return grid_feature(*snap, e, true, r.principal.personal_data); });
+          return true;
+        });
       } else {
         const auto kind = param(r, "kind");
         const auto code = param(r, "code");
@@ -587,8 +392,9 @@ class Ogc {
     } else {
       title = "Incidents";
       description = "Reported incidents with their category, status and assigned grid. The reporter's name and "
-                    "phone and the assignee are personal data and are left out. Filters: status (or open), "
-                    "category, grid (id or code), covered; datetime filters created_at.";
+                    "phone and the assignee are personal data and are left out. Filters as GET /incidents: status "
+                    "(or open), category, grid (id or code), colour (or color), channel, assignee, covered "
+                    "(true|false|1|0), from and to (created_at); datetime filters created_at too.";
     }
     const std::string self = base + "/collections/" + id;
     Json links = Json::array({link("self", "application/json", self, "this collection"),
@@ -618,9 +424,12 @@ class Ogc {
   Response page_response(const Request& r, std::vector<Json> features, std::int64_t matched,
                          const std::string& next_cursor) const {
     const std::string base = base_url(r);
-    Json links = Json::array({link("self", k_geojson, url_with_cursor(r, base, param(r, "cursor").value_or(""))),
+    const std::string self = url_with(r, base, "cursor", param(r, "cursor").value_or(""));
+    Json links = Json::array({link("self", k_geojson, self),
                               link("collection", "application/json", base + r.path.substr(0, r.path.size() - 6))});
-    if (!next_cursor.empty()) links.push_back(link("next", k_geojson, url_with_cursor(r, base, next_cursor), "next page"));
+    if (!next_cursor.empty()) {
+      links.push_back(link("next", k_geojson, url_with(r, base, "cursor", next_cursor), "next page"));
+    }
     const std::size_t n = features.size();
     Json body{{"type", "FeatureCollection"},
               {"timeStamp", format_iso8601(std::chrono::system_clock::now())},
@@ -631,42 +440,21 @@ class Ogc {
     return json_response(body, 200, k_geojson);
   }
 
-  Response incident_items(const Request& r, std::size_t limit, const std::optional<spatial::Envelope>& bbox,
-                          const DateTime& when, const OgcCrs& crs, std::int64_t cursor) const {
+  Response incident_items(const Request& r, std::size_t limit, const BboxOptions& bbox, const TimeInterval& when,
+                          const OgcCrs& crs, std::int64_t cursor) const {
     service::IncidentService& svc = *m_incidents;
     storage::IncidentQuery q;
     storage::IncidentFilter& f = q.filter;
-    if (bbox) f.bbox = std::array<double, 4>{bbox->minx, bbox->miny, bbox->maxx, bbox->maxy};
-    if (auto g = param(r, "grid")) f.subtree = svc.grid_ref(*g, "grid");
-    restrict_to_scope(f.subtree, r, m_catalog);
-    for (const auto& s : list_param(r, "status")) {
-      if (s == "open") {
-        for (auto st : all_incident_statuses()) {
-          if (is_open(st)) f.statuses.push_back(st);
-        }
-      } else {
-        f.statuses.push_back(parse_incident_status(s, "status"));
-      }
-    }
-    for (const auto& c : list_param(r, "category")) {
-      if (!svc.categories().find(c)) throw_invalid("unknown_category", "unknown category '" + c + "'", "category");
-      f.categories.push_back(c);
-    }
-    if (auto c = param(r, "covered")) {
-      if (*c != "true" && *c != "false") throw_invalid("invalid_boolean", "covered must be true or false", "covered");
-      f.covered = *c == "true";
-    }
-    // The store's upper bound is exclusive; datetime's is inclusive.
+    f = incident_filter_of(r, svc, bbox);
+    // datetime narrows the created range; the store's upper bound is
+    // exclusive, datetime's inclusive.
     auto after = [](const std::string& t) {
       return format_iso8601(*try_parse_time(t, 0) + std::chrono::milliseconds(1));
     };
-    if (when.instant) {
-      f.created_from = *when.instant;
-      f.created_to = after(*when.instant);
-    } else {
-      f.created_from = when.from;
-      if (!when.to.empty()) f.created_to = after(when.to);
-    }
+    const std::string from = when.instant ? *when.instant : when.from;
+    const std::string to = when.instant ? after(*when.instant) : when.to.empty() ? std::string() : after(when.to);
+    if (!from.empty() && (f.created_from.empty() || from > f.created_from)) f.created_from = from;
+    if (!to.empty() && (f.created_to.empty() || to < f.created_to)) f.created_to = to;
     q.sort = storage::IncidentSort::oldest;  // new incidents land after the last page
     q.limit = limit;
     if (cursor > 0) q.after = storage::IncidentCursor{0, {}, cursor};
@@ -732,9 +520,8 @@ Response ogc_error(int status, const std::string& code, const std::string& messa
   return json_response(body, status);
 }
 
-void add_ogc_routes(Router& router, const service::Catalog& catalog, service::IncidentService* incidents,
-                    service::TileService* tiles, OgcOptions options) {
-  auto ogc = std::make_shared<Ogc>(catalog, incidents, tiles, options);
+void add_ogc_routes(Router& router, const ApiContext& ctx, OgcOptions options) {
+  auto ogc = std::make_shared<Ogc>(ctx.catalog, ctx.incidents, ctx.tiles, options);
   router.add("GET", "/", guarded([ogc](const Request& r, const PathParams&) { return ogc->landing(r); }));
   router.add("GET", "/conformance", guarded([ogc](const Request& r, const PathParams&) { return ogc->conformance(r); }));
   router.add("GET", "/collections", guarded([ogc](const Request& r, const PathParams&) { return ogc->collections(r); }));

@@ -70,14 +70,7 @@ std::string field(const std::multimap<std::string, std::string>& f, const std::s
 double number(const std::multimap<std::string, std::string>& f, const std::string& name) {
   const std::string v = field(f, name);
   if (v.empty()) throw_invalid("missing_position", "a request needs lat and long (WGS84)", name);
-  try {
-    std::size_t used = 0;
-    const double d = std::stod(v, &used);
-    if (used != v.size() || !std::isfinite(d)) throw std::invalid_argument(v);
-    return d;
-  } catch (const std::exception&) {
-    throw_invalid("invalid_number", "'" + v + "' is not a number", name);
-  }
+  return parse_number(v, name);
 }
 
 Json service_json(const Category& c) {
@@ -135,7 +128,9 @@ std::int64_t request_id_of(const std::string& file) {
 
 }  // namespace
 
-void add_open311_routes(Router& router, IncidentService& svc) {
+void add_open311_routes(Router& router, const ApiContext& ctx) {
+  if (!ctx.incidents) return;
+  IncidentService& svc = *ctx.incidents;
   router.add("GET", "/open311/v2/discovery.json", guarded([](const Request&, const PathParams&) {
     return json_response(Json{{"changeset", "2026-11-22T00:00:00Z"},
                            {"contact", "the operator of this gridd server"},

@@ -6,6 +6,7 @@
 #include "gridd/api/params.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
+#include "gridd/service/catalog.hpp"
 #include "gridd/service/editing.hpp"
 #include "gridd/spatial/crs.hpp"
 #include "gridd/spatial/geodesic.hpp"
@@ -110,7 +111,8 @@ std::int64_t body_id(const Json& v, const std::string& field) {
 
 }  // namespace
 
-void add_planning_routes(Router& router, Catalog& catalog) {
+void add_planning_routes(Router& router, const ApiContext& ctx) {
+  Catalog& catalog = ctx.catalog;
   // A subtree's defects, as GeoJSON.
   router.add("GET", "/grids/check", [&catalog](const Request& r, const PathParams&) {
     const auto snap = snapshot_for(catalog, r);

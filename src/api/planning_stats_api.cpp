@@ -7,6 +7,8 @@
 #include "gridd/api/params.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/time.hpp"
+#include "gridd/service/catalog.hpp"
+#include "gridd/service/incidents.hpp"
 #include "gridd/service/workload.hpp"
 #include "gridd/spatial/geojson.hpp"
 
@@ -259,9 +261,9 @@ Response workload(const service::IncidentService& svc, const Request& r, const P
 
 }  // namespace
 
-void add_planning_stats_routes(Router& router, service::Catalog& catalog, service::IncidentService* incidents,
-                               const service::RoadNetwork* network, PlanningStatsOptions options) {
-  auto svc = std::make_shared<service::CoverageService>(catalog, network, options.coverage);
+void add_planning_stats_routes(Router& router, const ApiContext& ctx, PlanningStatsOptions options) {
+  service::IncidentService* incidents = ctx.incidents;
+  auto svc = std::make_shared<service::CoverageService>(ctx.catalog, ctx.roads, options.coverage);
   router.add("GET", "/coverage", [svc, options](const Request& r, const PathParams&) {
     return coverage(*svc, r, options);
   });

@@ -64,6 +64,25 @@ std::string url_decode(std::string_view text, bool form) {
   return out;
 }
 
+std::string url_encode(std::string_view text) {
+  static const char* hex_digits = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(hex_digits[c >> 4]);
+      out.push_back(hex_digits[c & 15]);
+    }
+  }
+  return out;
+}
+
 std::multimap<std::string, std::string> parse_query(std::string_view query) {
   std::multimap<std::string, std::string> out;
   std::size_t i = 0;

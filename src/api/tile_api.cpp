@@ -3,24 +3,15 @@
 #include <cmath>
 #include <cstdio>
 
+#include "gridd/api/params.hpp"
 #include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
+#include "gridd/core/text.hpp"
+#include "gridd/service/tiles.hpp"
 
 namespace gridd::api {
 
 namespace {
-
-/// "http://host" from the Host header, or "" (relative URLs) without one.
-std::string base_url(const Request& r) {
-  const std::string* host = r.header("host");
-  if (!host || host->empty()) return {};
-  for (char c : *host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == ':' || c == '-' || c == '[' || c == ']')) return {};
-  }
-  const std::string* proto = r.header("x-forwarded-proto");
-  const std::string scheme = proto && (*proto == "https" || *proto == "http") ? *proto : "http";
-  return scheme + "://" + *host;
-}
 
 Json fields_of(const std::string& layer) {
   if (layer.rfind("grids_", 0) == 0) {
@@ -153,7 +144,9 @@ bool is_tile_request(const Request& r) {
   return r.path.rfind("/collections/", 0) == 0 && r.path.find("/tiles/WebMercatorQuad/") != std::string::npos;
 }
 
-void add_tile_routes(Router& router, service::TileService& tiles) {
+void add_tile_routes(Router& router, const ApiContext& ctx) {
+  if (!ctx.tiles) return;
+  service::TileService& tiles = *ctx.tiles;
   router.add("GET", "/tiles", [&tiles](const Request& r, const PathParams&) {
     Json list = Json::array();
     const std::string base = base_url(r);
@@ -220,9 +213,7 @@ void add_tile_routes(Router& router, service::TileService& tiles) {
     // KVP names are case-insensitive.
     auto kvp = [&](const std::string& name) -> std::string {
       for (const auto& [k, v] : r.query) {
-        std::string lower = k;
-        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (lower == name) return v;
+        if (iequals(k, name)) return v;
       }
       return {};
     };

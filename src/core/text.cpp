@@ -14,6 +14,12 @@ std::vector<std::string> split(std::string_view text, char sep) {
   return out;
 }
 
+std::string_view trim(std::string_view text) noexcept {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
 bool all_digits(std::string_view text) noexcept {
   if (text.empty()) return false;
   for (char c : text) {
@@ -25,6 +31,12 @@ bool all_digits(std::string_view text) noexcept {
 namespace {
 constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 }  // namespace
+
+std::string to_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = ascii_lower(c);
+  return out;
+}
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;

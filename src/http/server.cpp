@@ -147,30 +147,18 @@ const std::pair<const char*, const char*> k_forwarded_headers[] = {
     {"User-Agent", "user-agent"},
 };
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trimmed(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 /// True when an Accept-Encoding value admits gzip (gzip, x-gzip or * with q > 0).
 bool accepts_gzip(const std::string* header) {
   if (!header) return false;
-  const std::string value = lower(*header);
+  const std::string value = to_lower(*header);
   bool star = false, gzip = false, gzip_named = false;
   std::size_t i = 0;
   while (i <= value.size()) {
     std::size_t comma = value.find(',', i);
     if (comma == std::string::npos) comma = value.size();
-    const std::string_view item = trimmed(std::string_view(value).substr(i, comma - i));
+    const std::string_view item = trim(std::string_view(value).substr(i, comma - i));
     const std::size_t semi = item.find(';');
-    const std::string_view name = trimmed(item.substr(0, semi));
+    const std::string_view name = trim(item.substr(0, semi));
     double q = 1;
     if (semi != std::string_view::npos) {
       const std::string_view params = item.substr(semi + 1);
@@ -191,7 +179,7 @@ bool accepts_gzip(const std::string* header) {
 /// Text-like types worth compressing (never images other than SVG, nor
 /// already compressed archives).
 bool compressible(std::string_view content_type) {
-  const std::string_view t = trimmed(content_type.substr(0, content_type.find(';')));
+  const std::string_view t = trim(content_type.substr(0, content_type.find(';')));
   if (t.size() >= 5 && iequals(t.substr(0, 5), "text/")) return true;
   if (ifind(t, "json") != std::string_view::npos || ifind(t, "xml") != std::string_view::npos) return true;
   return iequals(t, "application/javascript") || iequals(t, "application/x-protobuf") ||
@@ -225,7 +213,7 @@ bool wants_json_root(const api::Request& r) {
   }
   const std::string* accept = r.header("accept");
   if (!accept) return false;
-  const std::string a = lower(*accept);
+  const std::string a = to_lower(*accept);
   return a.find("json") != std::string::npos && a.find("text/html") == std::string::npos;
 }
 
@@ -561,7 +549,7 @@ class Session : public std::enable_shared_from_this<Session> {
     while (i <= o.size()) {
       std::size_t comma = o.find(',', i);
       if (comma == std::string::npos) comma = o.size();
-      if (trimmed(std::string_view(o).substr(i, comma - i)) == m_origin) return m_origin;
+      if (trim(std::string_view(o).substr(i, comma - i)) == m_origin) return m_origin;
       i = comma + 1;
     }
     return {};

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "gridd/core/time.hpp"
 #include "http/brute_force.hpp"
@@ -251,6 +252,45 @@ TEST_F(Incidents, ColoursFollowTheClockAndFilterTheList) {
   EXPECT_EQ(sorted[1]["id"], a);
   EXPECT_EQ(sorted[2]["id"], c);
   EXPECT_EQ(sorted[0]["properties"]["colour"], "overdue");
+}
+
+TEST_F(Incidents, OgcItemsTakeTheSameFiltersAsTheListing) {
+  // Covered and flagged (outside every grid), on track (dispatched) and without a colour (not dispatched).
+  const auto a = report(*client, 0.5, 0.5)["id"].get<std::int64_t>();
+  const auto b = report(*client, 3.0, 0.5, "roof_leak")["id"].get<std::int64_t>();
+  const auto c = report(*client, 4.5, 1.0)["id"].get<std::int64_t>();
+  const auto d = report(*client, 4.6, 1.5, "roof_leak")["id"].get<std::int64_t>();
+  for (auto id : {a, c}) {
+    act_ok(*client, id, {{"action", "register"}});
+    act_ok(*client, id, {{"action", "dispatch"}});
+  }
+  auto ids_of = [&](const std::string& target) {
+    const HttpResponse r = client->get(target);
+    EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+    std::set<std::int64_t> ids;
+    const Json j = body_json(r);
+    for (const auto& f : j.value("features", Json::array())) ids.insert(f["id"].get<std::int64_t>());
+    return ids;
+  };
+  using Ids = std::set<std::int64_t>;
+  EXPECT_EQ(ids_of("/collections/incidents/items?covered=0"), (Ids{c, d}));
+  EXPECT_EQ(ids_of("/collections/incidents/items?covered=true"), (Ids{a, b}));
+  EXPECT_EQ(ids_of("/collections/incidents/items?colour=on_track"), (Ids{a, c}));
+  EXPECT_EQ(ids_of("/collections/incidents/items?color=none&covered=1"), (Ids{b}));
+  for (const std::string query : {"covered=0", "covered=false", "covered=1", "covered=true", "colour=on_track",
+                                  "color=none", "colour=on_track&covered=0", "channel=hotline", "status=dispatched",
+                                  "category=roof_leak&covered=0", "assignee=worker%20G1", "from=2000-01-01"}) {
+    EXPECT_EQ(ids_of("/collections/incidents/items?" + query), ids_of("/incidents?" + query)) << query;
+  }
+  // A bad value is a 400 naming the parameter, on both.
+  const std::tuple<const char*, const char*, const char*> bad[] = {
+      {"covered=maybe", "invalid_boolean", "covered"}, {"colour=purple", "invalid_colour", "colour"},
+      {"color=purple", "invalid_colour", "color"},     {"status=lost", "invalid_status", "status"},
+      {"from=yesterday", "invalid_time", "from"},      {"from=2026-02-01&to=2026-01-01", "invalid_time_range", "to"}};
+  for (const auto& [query, code, field] : bad) {
+    expect_error(client->get(std::string("/incidents?") + query), 400, code, std::string(field));
+    expect_error(client->get(std::string("/collections/incidents/items?") + query), 400, code, std::string(field));
+  }
 }
 
 TEST_F(Incidents, SidePathsRejectReturnRedispatchEscalateSendBackReopen) {

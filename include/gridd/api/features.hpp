@@ -5,6 +5,8 @@
 /// Feature into a GridInput/StationInput (in any CRS), and the common query
 /// parameters of grid writes (editor, reason, draft) and reads (at).
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,9 +14,37 @@
 #include "gridd/api/router.hpp"
 #include "gridd/service/catalog.hpp"
 
+namespace gridd::service {
+struct Position;  // service/locate.hpp
+}  // namespace gridd::service
+
 namespace gridd::api {
 
 Response geojson_response(const Json& body, int status = 200);
+/// 204 without a body (a delete).
+Response no_content();
+/// A page of a listing paged by id (cursor: the last id of the page before),
+/// filled in ascending id order.
+class FeaturePage {
+ public:
+  /// Reads limit (1..max_limit, default_limit when absent) and cursor.
+  /// @throws Error(invalid_input, "invalid_integer")
+  FeaturePage(const Request& r, std::size_t max_limit, std::size_t default_limit);
+  /// Offer the feature `id`: rendered when it belongs to this page. False
+  /// once the page is full (the listing can stop).
+  bool offer(std::int64_t id, const std::function<Json()>& render);
+  /// A FeatureCollection with numberReturned and next_cursor (null on the last page).
+  [[nodiscard]] Response response();
+
+ private:
+  std::int64_t m_limit, m_cursor, m_last = 0;
+  bool m_more = false;
+  Json m_features = Json::array();
+};
+/// The answer to a create (201): the one Feature with its Location
+/// (`path`/id), or a FeatureCollection of every created one.
+Response created_response(const std::vector<std::int64_t>& ids, bool collection, const std::string& path,
+                          const std::function<Json(std::int64_t)>& feature);
 
 /// `personal_data` false: the people's phones are left out (anonymous readers).
 Json grid_feature(const service::Snapshot& snap, const service::GridEntry& e, bool with_geometry,
@@ -30,11 +60,15 @@ spatial::GeomPtr feature_geometry(const Json& feature, const std::string& where,
 service::GridInput grid_input(const Json& feature, const std::string& where, const std::string& crs);
 service::StationInput station_input(const Json& feature, const std::string& where, const std::string& crs);
 
+/// A position in a JSON object: a GeoJSON Point `geometry`, a `position`
+/// object, or lon and lat (or x and y), with the object's own crs or else
+/// `crs`; nullopt when the object holds none.
+/// @throws Error(invalid_input) naming the member under `where`
+std::optional<service::Position> json_position(const Json& object, const std::string& where, const std::string& crs);
+
 std::string crs_param(const Request& r);
 /// geometry=true|false (default true).
 bool geometry_param(const Request& r);
-/// A boolean parameter (true/false/1/0).
-std::optional<bool> param_bool(const Request& r, const std::string& name);
 
 /// editor, reason and draft of a grid write, from the query or from
 /// top-level members of a JSON body (query wins); the topology options too.

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "gridd/api/context.hpp"
 #include "gridd/api/router.hpp"
 #include "gridd/service/incidents.hpp"
 
@@ -20,12 +21,13 @@ struct IncidentApiOptions {
   std::size_t default_page = 100;
 };
 
-/// Add /categories, /incidents... and /attachments/{id} to `router`.
-/// Literal routes (/incidents/stats) are added before /incidents/{id}.
-void add_incident_routes(Router& router, service::IncidentService& incidents, IncidentApiOptions options = {});
+/// Add /categories, /incidents... and /attachments/{id} to `router` (none
+/// without an incident service). Literal routes (/incidents/stats) are added
+/// before /incidents/{id}.
+void add_incident_routes(Router& router, const ApiContext& context, IncidentApiOptions options = {});
 
-/// Add Open311 GeoReport v2 (/open311/v2/...).
-void add_open311_routes(Router& router, service::IncidentService& incidents);
+/// Add Open311 GeoReport v2 (/open311/v2/...; none without an incident service).
+void add_open311_routes(Router& router, const ApiContext& context);
 
 /// An incident as a GeoJSON Feature (the shape every endpoint returns).
 /// `personal_data` false: the reporter's name and phone and the assignee's

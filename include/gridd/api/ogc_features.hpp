@@ -19,10 +19,8 @@
 #include <cstddef>
 #include <string>
 
+#include "gridd/api/context.hpp"
 #include "gridd/api/router.hpp"
-#include "gridd/service/catalog.hpp"
-#include "gridd/service/incidents.hpp"
-#include "gridd/service/tiles.hpp"
 
 namespace gridd::api {
 
@@ -31,10 +29,9 @@ struct OgcOptions {
   std::size_t max_limit = 10000;
 };
 
-/// Add the OGC API - Features routes. `incidents` and `tiles` may be null
-/// (no incidents collection; no links to tile sets).
-void add_ogc_routes(Router& router, const service::Catalog& catalog, service::IncidentService* incidents,
-                    service::TileService* tiles, OgcOptions options = {});
+/// Add the OGC API - Features routes. Without an incident service there is
+/// no incidents collection; without a tile service, no links to tile sets.
+void add_ogc_routes(Router& router, const ApiContext& context, OgcOptions options = {});
 
 /// The OGC exception body {code, description} plus gridd's {message, field}.
 Response ogc_error(int status, const std::string& code, const std::string& message, const std::string& field = {});

@@ -5,13 +5,13 @@
 /// operations (split, merge, snap, make valid) that answer a preview unless
 /// asked to commit.
 
+#include "gridd/api/context.hpp"
 #include "gridd/api/router.hpp"
-#include "gridd/service/catalog.hpp"
 
 namespace gridd::api {
 
 /// Add /grids/check, /grids/merge, /grids/make-valid (register before
 /// /grids/{id}) and /grids/{id}/history|restore|split|snap.
-void add_planning_routes(Router& router, service::Catalog& catalog);
+void add_planning_routes(Router& router, const ApiContext& context);
 
 }  // namespace gridd::api

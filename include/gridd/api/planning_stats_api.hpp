@@ -8,8 +8,8 @@
 
 #include <cstddef>
 
+#include "gridd/api/context.hpp"
 #include "gridd/api/router.hpp"
-#include "gridd/service/catalog.hpp"
 #include "gridd/service/coverage.hpp"
 #include "gridd/service/incidents.hpp"
 
@@ -21,10 +21,9 @@ struct PlanningStatsOptions {
   int geometry_decimals = 7;       ///< GeoJSON coordinates: 1e-7 degree is about 1 cm
 };
 
-/// Add GET /coverage (always) and GET /workload (when `incidents` is not
-/// null) to `router`. `network` may be null: mode=network then answers 409
-/// network_not_loaded. The references must outlive the router.
-void add_planning_stats_routes(Router& router, service::Catalog& catalog, service::IncidentService* incidents,
-                               const service::RoadNetwork* network, PlanningStatsOptions options = {});
+/// Add GET /coverage (always) and GET /workload (with an incident service)
+/// to `router`. Without a road network, mode=network answers 409
+/// network_not_loaded.
+void add_planning_stats_routes(Router& router, const ApiContext& context, PlanningStatsOptions options = {});
 
 }  // namespace gridd::api

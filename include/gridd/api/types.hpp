@@ -55,5 +55,8 @@ void add_vary(Response& response, std::string_view token);
 std::multimap<std::string, std::string> parse_query(std::string_view query);
 /// Percent-decode (and '+' to space when form is true).
 std::string url_decode(std::string_view text, bool form);
+/// Percent-encode every byte but RFC 3986's unreserved characters
+/// (A-Z a-z 0-9 - . _ ~): safe in a path segment, a query name or a value.
+std::string url_encode(std::string_view text);
 
 }  // namespace gridd::api

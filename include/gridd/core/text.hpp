@@ -11,6 +11,12 @@ namespace gridd {
 /// Split at every `sep`, keeping empty parts: split("a,,b", ',') == {"a", "", "b"}; split("", ',') == {""}.
 std::vector<std::string> split(std::string_view text, char sep);
 
+/// `text` without the blanks (spaces and tabs) at either end.
+std::string_view trim(std::string_view text) noexcept;
+
+/// `text` with ASCII letters in lower case.
+std::string to_lower(std::string_view text);
+
 /// True for a non-empty string of ASCII digits (a numeric code such as the national 15-digit grid code).
 bool all_digits(std::string_view text) noexcept;
 

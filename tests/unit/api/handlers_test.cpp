@@ -394,6 +394,19 @@ TEST_F(ApiTest, LocatePostBatch) {
   expect_error(post("/locate", Json{{"points", Json::array({Json::array({116.05, 39.95}), Json::array({500, 1})})}}),
                400, "coordinate_out_of_range", "points/1");
   expect_error(post("/locate", Json{{"points", 5}}), 400, "invalid_body", "points");
+  // An object point reads like an incident's position: lon/lat, x/y, or a GeoJSON Point geometry.
+  const Json objects{{"points", Json::array({Json{{"x", 116.05}, {"y", 39.95}},
+                                             Json{{"geometry", {{"type", "Point"}, {"coordinates", {116.15, 39.95}}}}}})}};
+  const Response o = post("/locate", objects);
+  ASSERT_EQ(o.status, 200) << o.body;
+  EXPECT_EQ(json(o)["results"][0]["owner"]["code"], "S1");
+  EXPECT_EQ(json(o)["results"][1]["owner"]["code"], "S2");
+  expect_error(post("/locate", Json{{"points", Json::array({Json{{"lon", 116.05}}})}}), 400, "missing_position",
+               "points/0/lat");
+  expect_error(post("/locate", Json{{"points", Json::array({Json{{"lon", "east"}, {"lat", 39.95}}})}}), 400,
+               "invalid_type", "points/0/lon");
+  expect_error(post("/locate", Json{{"points", Json::array({Json{{"name", "no position"}}})}}), 400, "invalid_point",
+               "points/0");
   expect_error(post("/locate", Json{{"points", Json::array()}, {"k", 101}}), 400, "invalid_k", "k");
   expect_error(post("/locate", Json{{"points", Json::array()}, {"kind", "karaoke"}}), 400, "unknown_kind", "kind");
   expect_error(post("/locate", Json{{"points", Json::array({Json::array({116, 39})})}, {"crs", "EPSG:0"}}), 400,

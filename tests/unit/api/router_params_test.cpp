@@ -7,6 +7,7 @@
 #include "gridd/api/router.hpp"
 #include "gridd/api/types.hpp"
 #include "gridd/core/error.hpp"
+#include "gridd/service/locate.hpp"
 #include "unit/test_util.hpp"
 
 namespace gridd::api {
@@ -151,6 +152,69 @@ TEST(Params, Bbox) {
       EXPECT_EQ(err.field(), "bbox") << bad;
     }
   }
+}
+
+TEST(Query, EncodeKeepsOnlyTheUnreservedCharacters) {
+  EXPECT_EQ(url_encode("aZ09-._~"), "aZ09-._~");
+  EXPECT_EQ(url_encode("a b,c:d/e&f=g"), "a%20b%2Cc%3Ad%2Fe%26f%3Dg");
+  EXPECT_EQ(url_encode("网"), "%E7%BD%91");
+  for (const char* text : {"2026-01-01T00:00:00.000Z,42", "x y+z%", "http://www.opengis.net/def/crs/EPSG/0/3857"}) {
+    EXPECT_EQ(url_decode(url_encode(text), true), text);
+  }
+}
+
+TEST(Params, UrlWithReplacesOneParameter) {
+  Request r = req("GET", "/incidents", "status=open&cursor=7&bbox=1,2,3,4");
+  EXPECT_EQ(url_with(r, "", "cursor", "3,~,9"), "/incidents?bbox=1%2C2%2C3%2C4&status=open&cursor=3%2C~%2C9");
+  EXPECT_EQ(url_with(r, "http://h", "cursor", ""), "http://h/incidents?bbox=1%2C2%2C3%2C4&status=open");
+  EXPECT_EQ(url_with(req("GET", "/x"), "", "cursor", "5"), "/x?cursor=5");
+}
+
+TEST(Params, ListsBooleansPositionsAndIntervals) {
+  Request r = req("GET", "/x", "s=a,,b&s=%20c%20&t=1&f=false&bad=yes&lon=116.5&lat=39.9&crs=gcj02");
+  EXPECT_EQ(param_list(r, "s"), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(param_list(r, "missing").empty());
+  EXPECT_EQ(param_bool(r, "t"), true);
+  EXPECT_EQ(param_bool(r, "f"), false);
+  EXPECT_FALSE(param_bool(r, "missing").has_value());
+  expect_error([&] { (void)param_bool(r, "bad"); }, ErrorKind::invalid_input, "invalid_boolean", "bad");
+
+  const auto p = param_position(r);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->x, 116.5);
+  EXPECT_EQ(p->y, 39.9);
+  EXPECT_EQ(p->crs, "gcj02");
+  EXPECT_FALSE(param_position(req("GET", "/x")).has_value());
+  EXPECT_EQ(param_position(req("GET", "/x", "x=500&y=600"))->y, 600);
+  expect_error([&] { (void)param_position(req("GET", "/x", "lon=1")); }, ErrorKind::invalid_input, "missing_parameter",
+               "lat");
+  expect_error([&] { (void)param_position(req("GET", "/x", "lat=1&lon=e")); }, ErrorKind::invalid_input,
+               "invalid_number", "lon");
+
+  const TimeInterval open_end = param_interval(req("GET", "/x", "d=2026-01-01T00:00:00Z/.."), "d");
+  EXPECT_FALSE(open_end.from.empty());
+  EXPECT_TRUE(open_end.to.empty());
+  EXPECT_TRUE(open_end.contains("2027-01-01T00:00:00.000Z"));
+  EXPECT_FALSE(param_interval(req("GET", "/x"), "d").any());
+  for (const char* bad : {"d=..", "d=a/b/c", "d=yesterday", "d=2026-02-01T00:00:00Z/2026-01-01T00:00:00Z"}) {
+    expect_error([&] { (void)param_interval(req("GET", "/x", bad), "d"); }, ErrorKind::invalid_input,
+                 "invalid_datetime", "d");
+  }
+}
+
+TEST(Params, BboxInAnotherCrsAndWithHeights) {
+  // EPSG:4326 order (latitude first) and 6 numbers.
+  const auto e = param_bbox(req("GET", "/x", "bbox=39.8,116.1,0,40.2,116.5,10"), BboxOptions{true, "", true});
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->minx, 116.1);
+  EXPECT_EQ(e->maxy, 40.2);
+  expect_error([&] { (void)param_bbox(req("GET", "/x", "bbox=1,2,0,3,4,0")); }, ErrorKind::invalid_input,
+               "invalid_bbox", "bbox");
+  // Web Mercator metres become a lon/lat envelope.
+  const auto m = param_bbox(req("GET", "/x", "bbox=0,0,111319.49,111325.14"), BboxOptions{false, "EPSG:3857", false});
+  ASSERT_TRUE(m.has_value());
+  EXPECT_NEAR(m->maxx, 1.0, 1e-6);
+  EXPECT_NEAR(m->maxy, 1.0, 1e-4);
 }
 
 TEST(Params, PathId) {

@@ -1,4 +1,4 @@
-// GET /metrics (Prometheus text format) and GET /readyz.
+#include "gridd/api/system_api.hpp"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -6,8 +6,10 @@
 #include <chrono>
 #include <fstream>
 
-#include "gridd/api/handlers.hpp"
 #include "gridd/core/metrics.hpp"
+#include "gridd/service/catalog.hpp"
+#include "gridd/service/incidents.hpp"
+#include "gridd/service/tiles.hpp"
 
 namespace gridd::api {
 
@@ -43,53 +45,51 @@ void gauge(std::string& out, const char* name, const char* help, double value, c
   pm::sample(out, name, "", value);
 }
 
-}  // namespace
-
-Response Api::readyz() const {
+Response readyz(const ApiContext& ctx, const Request&, const PathParams&) {
   // gridd listens only once the store is open, the demo imported and the
   // indexes built; it is ready from then until a shutdown begins.
-  if (m_gauges.draining.load()) return error_response(503, "shutting_down", "gridd is shutting down");
+  if (ctx.gauges.draining.load()) return error_response(503, "shutting_down", "gridd is shutting down");
   return json_response(Json{{"status", "ready"}});
 }
 
-Response Api::metrics() const {
+Response metrics(const ApiContext& ctx, const Request&, const PathParams&) {
   std::string out;
   out.reserve(32 * 1024);
-  m_router.write_metrics(out);
-  gauge(out, "gridd_http_requests_in_flight", "Requests being handled", static_cast<double>(m_gauges.in_flight.load()));
+  ctx.router.write_metrics(out);
+  gauge(out, "gridd_http_requests_in_flight", "Requests being handled", static_cast<double>(ctx.gauges.in_flight.load()));
   gauge(out, "gridd_http_connections_open", "Open client connections",
-        static_cast<double>(m_gauges.open_connections.load()));
+        static_cast<double>(ctx.gauges.open_connections.load()));
   gauge(out, "gridd_http_connections_accepted_total", "Connections accepted",
-        static_cast<double>(m_gauges.accepted_connections.load()), "counter");
+        static_cast<double>(ctx.gauges.accepted_connections.load()), "counter");
   gauge(out, "gridd_http_connections_rejected_total", "Connections refused beyond the connection cap (503)",
-        static_cast<double>(m_gauges.rejected_connections.load()), "counter");
+        static_cast<double>(ctx.gauges.rejected_connections.load()), "counter");
 
-  const auto snap = m_catalog.snapshot();
+  const auto snap = ctx.catalog.snapshot();
   gauge(out, "gridd_index_grids", "Grids in the locate index", static_cast<double>(snap->grids().size()));
   gauge(out, "gridd_index_stations", "Stations in the nearest-station index", static_cast<double>(snap->stations().size()));
   gauge(out, "gridd_snapshot_version", "Version of the published grid and station snapshot",
         static_cast<double>(snap->version()));
 
-  if (m_incidents) {
+  if (ctx.incidents) {
     gauge(out, "gridd_incidents_open", "Open incidents (not closed or rejected)",
-          static_cast<double>(m_incidents->open_index().size()));
+          static_cast<double>(ctx.incidents->open_index().size()));
     pm::header(out, "gridd_incidents_open_by_colour", "gauge", "Open incidents by deadline colour, now");
-    const auto colours = m_incidents->open_by_colour();
+    const auto colours = ctx.incidents->open_by_colour();
     for (std::size_t c = 0; c < colours.size(); ++c) {
       pm::sample(out, "gridd_incidents_open_by_colour",
                  std::string("colour=\"") + std::string(to_string(static_cast<Colour>(c))) + "\"",
                  static_cast<double>(colours[c]));
     }
     gauge(out, "gridd_incidents_open_index_bytes", "Memory of the in-memory index of open incidents",
-          static_cast<double>(m_incidents->open_index().bytes()));
+          static_cast<double>(ctx.incidents->open_index().bytes()));
     pm::header(out, "gridd_store_write_duration_seconds", "histogram",
                "Time to commit an incident write (a report batch or a transition) to the store");
     pm::histogram(out, "gridd_store_write_duration_seconds", "store=\"incidents\"",
-                  m_incidents->store_write_latency().snapshot());
+                  ctx.incidents->store_write_latency().snapshot());
   }
 
-  if (m_tiles) {
-    const auto s = m_tiles->cache_stats();
+  if (ctx.tiles) {
+    const auto s = ctx.tiles->cache_stats();
     gauge(out, "gridd_tile_cache_hits_total", "Tiles answered from the memory cache", static_cast<double>(s.hits),
           "counter");
     gauge(out, "gridd_tile_cache_misses_total", "Tiles rendered", static_cast<double>(s.misses), "counter");
@@ -109,6 +109,40 @@ Response Api::metrics() const {
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = std::move(out);
   return r;
+}
+
+Response healthz(const ApiContext& ctx, const Request&, const PathParams&) {
+  const auto snap = ctx.catalog.snapshot();
+  Json body{{"status", "ok"},
+            {"grids", snap->grids().size()},
+            {"stations", snap->stations().size()},
+            {"snapshot", snap->version()}};
+  if (ctx.tiles) {
+    // A broken tile source degrades the service; it keeps serving the rest.
+    Json sources = Json::array();
+    for (const auto& s : ctx.tiles->sources()) {
+      if (s.kind != "raster") continue;
+      sources.push_back(Json{{"name", s.name}, {"healthy", s.healthy},
+                             {"reason", s.reason.empty() ? Json(nullptr) : Json(s.reason)}});
+      if (!s.healthy) body["status"] = "degraded";
+    }
+    body["tile_sources"] = std::move(sources);
+  }
+  return json_response(body);
+}
+
+}  // namespace
+
+void add_system_routes(Router& router, const ApiContext& ctx) {
+  router.add("GET", "/healthz", route_to(ctx, healthz));
+  router.add("GET", "/readyz", route_to(ctx, readyz));
+  router.add("GET", "/metrics", route_to(ctx, metrics));
+  router.add("GET", "/openapi.json", [](const Request&, const PathParams&) {
+    Response r;
+    r.content_type = "application/vnd.oai.openapi+json;version=3.0";
+    r.body = std::string(openapi_json());
+    return r;
+  });
 }
 
 }  // namespace gridd::api
