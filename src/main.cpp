@@ -19,6 +19,7 @@
 #include "gridd/service/coverage_network.hpp"
 #include "gridd/service/incidents.hpp"
 #include "gridd/service/tiles.hpp"
+#include "gridd/service/visits.hpp"
 #include "gridd/service/topology.hpp"
 #include "gridd/service/ogr_io.hpp"
 #include "gridd/storage/pg.hpp"
@@ -393,7 +394,8 @@ int main(int argc, char** argv) {
       service::AuthOptions auth_options;
       auth_options.anonymous = service::parse_anonymous_access(anonymous);
       service::AuthService auth(auth_store, catalog, auth_options);
-      api::Api api(catalog, {}, &incidents, &tiles, roads.get(), &auth);
+      service::VisitService visits(catalog, shared_store.visits(), [&incidents] { return incidents.now(); }, utc_offset);
+      api::Api api(catalog, {}, &incidents, &tiles, roads.get(), &auth, &shared_store.idempotency(), &visits);
       http::ServerOptions so;
       so.host = host;
       so.port = port;

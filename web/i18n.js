@@ -68,7 +68,7 @@ const dict = {
     'signin.save': '登录', 'signin.out': '退出登录', 'cancel.close': '关闭', 'signin.bad': '令牌无效或已吊销',
     'signin.required': '此服务器需要令牌才能访问。', 'signin.anonymous': '匿名访问（不显示个人信息）',
     'signin.as': '已登录：{name}（{role}{scope}）', 'signin.scope': '，范围 {scope}', 'signin.noedit': '此令牌不能编辑网格',
-    'role.viewer': '查看', 'role.dispatcher': '调度员', 'role.planner': '规划员', 'role.admin': '管理员',
+    'role.viewer': '查看', 'role.dispatcher': '调度员', 'role.planner': '规划员', 'role.admin': '管理员', 'role.worker': '网格员',
   },
   en: {
     title: 'Grid governance', 'view.viewer': 'Map', 'view.dispatch': 'Dispatch', 'view.dashboard': 'Dashboard',
@@ -143,7 +143,7 @@ const dict = {
     'signin.save': 'Sign in', 'signin.out': 'Sign out', 'cancel.close': 'Close', 'signin.bad': 'The token is invalid or revoked',
     'signin.required': 'This server needs a token.', 'signin.anonymous': 'Anonymous (no personal data shown)',
     'signin.as': 'Signed in: {name} ({role}{scope})', 'signin.scope': ', scope {scope}', 'signin.noedit': 'This token cannot edit grids',
-    'role.viewer': 'viewer', 'role.dispatcher': 'dispatcher', 'role.planner': 'planner', 'role.admin': 'admin',
+    'role.viewer': 'viewer', 'role.dispatcher': 'dispatcher', 'role.planner': 'planner', 'role.admin': 'admin', 'role.worker': 'grid worker',
   },
 };
 

@@ -2,6 +2,7 @@
 
 #include "gridd/api/access_api.hpp"
 #include "gridd/api/grids_api.hpp"
+#include "gridd/api/idempotency.hpp"
 #include "gridd/api/locate_api.hpp"
 #include "gridd/api/ogc_features.hpp"
 #include "gridd/api/planning_api.hpp"
@@ -9,13 +10,20 @@
 #include "gridd/api/stations_api.hpp"
 #include "gridd/api/system_api.hpp"
 #include "gridd/api/tile_api.hpp"
+#include "gridd/api/visits_api.hpp"
 #include "gridd/core/error.hpp"
 
 namespace gridd::api {
 
 Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService* incidents,
-         service::TileService* tiles, const service::RoadNetwork* roads, service::AuthService* auth)
-    : m_context{catalog, options, incidents, tiles, roads, auth, m_router, m_gauges} {
+         service::TileService* tiles, const service::RoadNetwork* roads, service::AuthService* auth,
+         storage::IdempotencyStore* idempotency, service::VisitService* visits)
+    : m_context{catalog, options, incidents, tiles, roads, auth, visits, m_router, m_gauges} {
+  if (idempotency) {
+    add_idempotency(m_router, *idempotency, [incidents] {
+      return incidents ? incidents->now() : std::chrono::system_clock::now();
+    });
+  }
   // Literal routes before the patterns they would match (/grids/check before /grids/{id}).
   add_system_routes(m_router, m_context);
   add_access_routes(m_router, m_context);
@@ -25,6 +33,7 @@ Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService
   add_locate_routes(m_router, m_context);
   add_incident_routes(m_router, m_context);
   add_open311_routes(m_router, m_context);
+  add_visit_routes(m_router, m_context);
   add_tile_routes(m_router, m_context);
   add_ogc_routes(m_router, m_context);
   add_planning_stats_routes(m_router, m_context);

@@ -322,6 +322,16 @@ Json incident_feature(const IncidentService& svc, const Incident& i, TimePoint n
               {"properties", std::move(props)}};
 }
 
+/// A worker acts only on incidents assigned to them.
+void require_assigned_to_worker(const Request& r, const Incident& i) {
+  if (is_assignee(r.principal, i.assignee_name, i.assignee_phone)) return;
+  throw Error(ErrorKind::forbidden, "not_assigned",
+              "incident " + std::to_string(i.id) + " is assigned to " +
+                  (i.assignee_name.empty() ? std::string("nobody") : "someone else") +
+                  "; a worker acts on the incidents assigned to them",
+              "id");
+}
+
 // ---------------------------------------------------------------------------
 // Routes
 // ---------------------------------------------------------------------------
@@ -339,7 +349,10 @@ void add_incident_routes(Router& router, const ApiContext& ctx, IncidentApiOptio
     const Json body = parse_json(r.body);
     bool batch = false;
     auto inputs = intake_inputs(body, param(r, "crs").value_or(""), batch);
-    const auto incidents = svc.report(std::move(inputs));
+    if (r.principal.worker()) {
+      for (auto& in : inputs) in.actor = r.principal.name;  // a worker's reports are theirs
+    }
+    const auto incidents = svc.report(std::move(inputs), intake_admission(r, svc.catalog()));
     const TimePoint now = svc.now();
     if (!batch) {
       Response res = json_response(incident_feature(svc, incidents.front(), now, r.principal.personal_data), 201,
@@ -467,8 +480,19 @@ void add_incident_routes(Router& router, const ApiContext& ctx, IncidentApiOptio
 
   router.add("POST", "/incidents/{id}/transitions", [&svc](const Request& r, const PathParams& p) {
     const std::int64_t id = path_id(p.at("id"));
-    (void)require_in_scope(svc, id, r);
-    const Incident i = svc.transition(id, transition_input(r, ""));
+    const Incident current = require_in_scope(svc, id, r);
+    auto input = transition_input(r, "");
+    if (r.principal.worker()) {
+      if (!worker_may(input.action)) {
+        throw Error(ErrorKind::forbidden, "forbidden",
+                    "a worker accepts, resolves or returns incidents; '" + std::string(to_string(input.action)) +
+                        "' is the dispatch centre's",
+                    "action");
+      }
+      require_assigned_to_worker(r, current);
+      input.actor = r.principal.name;
+    }
+    const Incident i = svc.transition(id, input);
     Response res = json_response(incident_feature(svc, i, svc.now(), r.principal.personal_data), 200,
                                  "application/geo+json");
     res.headers.emplace_back("ETag", etag(i));
@@ -477,7 +501,13 @@ void add_incident_routes(Router& router, const ApiContext& ctx, IncidentApiOptio
 
   router.add("POST", "/incidents/{id}/attachments", [&svc](const Request& r, const PathParams& p) {
     const std::int64_t id = path_id(p.at("id"));
-    (void)require_in_scope(svc, id, r);
+    const Incident current = require_in_scope(svc, id, r);
+    if (r.principal.worker()) {
+      // Photos of what they handle, or of what they reported.
+      const auto history = svc.history(id);
+      const bool reported = !history.empty() && history.front().actor == r.principal.name;
+      if (!reported) require_assigned_to_worker(r, current);
+    }
     const Attachment a = svc.add_attachment(id, r.body, param(r, "filename").value_or(""));
     Response res = json_response(attachment_json(a), 201);
     res.headers.emplace_back("Location", "/attachments/" + std::to_string(a.id));

@@ -45,7 +45,21 @@ storage::IncidentFilter incident_filter_of(const Request& r, const service::Inci
     for (const auto& c : param_list(r, name)) f.colours.push_back(parse_colour(c, name));
   }
   f.channels = param_list(r, "channel");
-  if (auto a = param(r, "assignee")) f.assignee = *a;
+  if (auto a = param(r, "assignee")) {
+    if (*a == "me") {
+      // The person the token names: by phone when it has one (is_assignee's rule).
+      if (!r.principal.authenticated || (r.principal.name.empty() && r.principal.phone.empty())) {
+        throw_invalid("invalid_assignee", "assignee=me needs a token that names its person", "assignee");
+      }
+      if (!r.principal.phone.empty()) {
+        f.assignee_phone = r.principal.phone;
+      } else {
+        f.assignee = r.principal.name;
+      }
+    } else {
+      f.assignee = *a;
+    }
+  }
   f.covered = param_bool(r, "covered");
   const int offset = svc.options().utc_offset_minutes;
   if (auto t = param_time(r, "from", offset)) f.created_from = format_iso8601(*t);

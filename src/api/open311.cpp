@@ -186,7 +186,7 @@ void add_open311_routes(Router& router, const ApiContext& ctx) {
     if (!extra.empty()) in.attributes["open311"] = extra;
     std::vector<service::IntakeInput> inputs;
     inputs.push_back(std::move(in));
-    const auto created = svc.report(std::move(inputs));
+    const auto created = svc.report(std::move(inputs), intake_admission(r, svc.catalog()));
     const Incident& i = created.front();
     std::string notice = "routed to " + (i.grid_name.empty() ? std::string("no grid") : i.grid_name);
     if (!i.covered) notice += " (outside every grid; nearest grid assigned)";

@@ -215,6 +215,37 @@ void Router::write_metrics(std::string& out) const {
   if (unmatched.count) pm::histogram(out, "gridd_http_request_duration_seconds", labels_of("any", "unmatched"), unmatched);
 }
 
+Response Router::run_write(const Route& route, const Request& request, const PathParams& params) const {
+  if (!m_audit_after) return run_handler(route.handler, request, params);
+  const RouteCall call{request, route.pattern, params, route.permission};
+  std::string before;
+  try {
+    if (m_audit_before) before = m_audit_before(call);
+  } catch (const Error& e) {
+    // A refusal (out of scope) ends the request here; anything else (the
+    // object does not exist, ...) is for the handler to answer.
+    if (e.kind() == ErrorKind::forbidden || e.kind() == ErrorKind::unauthorized) return error_to_response(e, request);
+    before.clear();
+  } catch (const std::exception&) {
+    before.clear();
+  }
+  Response res = run_handler(route.handler, request, params);
+  try {
+    m_audit_after(call, res, std::move(before));
+  } catch (const std::exception& e) {
+    std::cerr << "request " << request.request_id << ": audit log write failed: " << e.what() << std::endl;
+    // A refused write changed nothing: its own answer stands (the store
+    // being out of reach is the likely reason for both).
+    if (res.status >= 400) return res;
+    // An acknowledged write must be in the audit log: fail the answer.
+    Response failed =
+        error_response(503, "audit_unavailable", "the write was applied but the audit log could not record it");
+    failed.headers.emplace_back("Retry-After", "2");
+    return failed;
+  }
+  return res;
+}
+
 Response Router::dispatch(const Request& request, const Route*& matched, std::string_view& role) const {
   const std::vector<std::string> segments = split_path(request.path);
   std::set<std::string> allowed;
@@ -253,36 +284,14 @@ Response Router::dispatch(const Request& request, const Route*& matched, std::st
     }
     // Writes (any method but GET that needs more than read) are audited;
     // POST /locate is a read.
-    if (route.method == "GET" || route.permission == Permission::read || !m_audit_after) {
+    if (route.method == "GET" || route.permission == Permission::read) {
       return run_handler(route.handler, *req, params);
     }
-    const RouteCall call{*req, route.pattern, params, route.permission};
-    std::string before;
-    try {
-      if (m_audit_before) before = m_audit_before(call);
-    } catch (const Error& e) {
-      // A refusal (out of scope) ends the request here; anything else (the
-      // object does not exist, ...) is for the handler to answer.
-      if (e.kind() == ErrorKind::forbidden || e.kind() == ErrorKind::unauthorized) return error_to_response(e, *req);
-      before.clear();
-    } catch (const std::exception&) {
-      before.clear();
+    const auto run = [&] { return run_write(route, *req, params); };
+    if (m_post_wrapper && route.method == "POST") {
+      return run_handler([&](const Request& r, const PathParams&) { return m_post_wrapper(r, run); }, *req, params);
     }
-    Response res = run_handler(route.handler, *req, params);
-    try {
-      m_audit_after(call, res, std::move(before));
-    } catch (const std::exception& e) {
-      std::cerr << "request " << request.request_id << ": audit log write failed: " << e.what() << std::endl;
-      // A refused write changed nothing: its own answer stands (the store
-      // being out of reach is the likely reason for both).
-      if (res.status >= 400) return res;
-      // An acknowledged write must be in the audit log: fail the answer.
-      Response failed =
-          error_response(503, "audit_unavailable", "the write was applied but the audit log could not record it");
-      failed.headers.emplace_back("Retry-After", "2");
-      return failed;
-    }
-    return res;
+    return run();
   }
   if (!allowed.empty()) {
     std::string allow;

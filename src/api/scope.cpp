@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/json.hpp"
 
 namespace gridd::api {
 
@@ -38,6 +39,18 @@ bool incident_in(const std::optional<GridRef>& scope, const Incident& incident) 
   if (!scope) return true;
   const auto level = static_cast<std::size_t>(scope->first);
   return level < incident.chain.size() && incident.chain[level] == scope->second;
+}
+
+service::IncidentService::Admission intake_admission(const Request& r, const service::Catalog& catalog) {
+  const auto scope = principal_scope(r, catalog);
+  if (!scope) return {};
+  return [scope, code = r.principal.scope_code](const Incident& routed, const std::string& where) {
+    if (incident_in(scope, routed)) return;
+    throw Error(ErrorKind::forbidden, "outside_scope",
+                "the position lies outside the token's scope " + code +
+                    (routed.grid_code.empty() ? std::string(" (in no grid)") : " (in grid " + routed.grid_code + ")"),
+                join_field(where, "position"));
+  };
 }
 
 Incident require_in_scope(const service::IncidentService& svc, std::int64_t id, const Request& r) {

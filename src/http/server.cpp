@@ -144,7 +144,7 @@ const std::pair<const char*, const char*> k_forwarded_headers[] = {
     {"Accept-Encoding", "accept-encoding"}, {"Authorization", "authorization"},
     {"Host", "host"},                   {"X-Forwarded-Proto", "x-forwarded-proto"},
     {"Origin", "origin"},               {"X-Request-Id", "x-request-id"},
-    {"User-Agent", "user-agent"},
+    {"User-Agent", "user-agent"},       {"Idempotency-Key", "idempotency-key"},
 };
 
 /// True when an Accept-Encoding value admits gzip (gzip, x-gzip or * with q > 0).
@@ -425,7 +425,8 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!allowed_origin().empty()) {
         res.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
         res.headers.emplace_back("Access-Control-Allow-Headers",
-                                 "Content-Type, Authorization, If-None-Match, If-Match, Last-Event-ID, Accept-Encoding");
+                                 "Content-Type, Authorization, If-None-Match, If-Match, Last-Event-ID, Accept-Encoding, "
+                                 "Idempotency-Key");
         res.headers.emplace_back("Access-Control-Max-Age", "86400");
       }
     } else {
@@ -561,7 +562,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string h;
     if (!origin.empty()) {
       h += "Access-Control-Allow-Origin: " + origin +
-           "\r\nAccess-Control-Expose-Headers: ETag, Location, X-Request-Id, X-Tile-Cache, Content-Crs\r\n";
+           "\r\nAccess-Control-Expose-Headers: ETag, Location, X-Request-Id, X-Tile-Cache, Content-Crs, Idempotent-Replayed\r\n";
     }
     if (m_options.cors_origin != "*" && m_options.cors_origin != "none" && !m_options.cors_origin.empty()) {
       h += "Vary: Origin\r\n";

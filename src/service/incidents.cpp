@@ -125,7 +125,7 @@ void IncidentService::assign(Incident& incident, const Snapshot& snapshot, const
   }
 }
 
-std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs) {
+std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs, const Admission& admit) {
   if (inputs.empty()) throw_invalid("empty_batch", "no incident to record", "items");
   if (inputs.size() > m_options.max_batch) {
     throw Error(ErrorKind::too_large, "too_many_incidents",
@@ -187,6 +187,7 @@ std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs) {
     assign(inc, *snapshot, located.owner);
     inc.covered = located.covered;
     inc.distance_m = located.covered ? 0.0 : std::round(located.owner_distance_m * 100) / 100;
+    if (admit) admit(inc, w);
     inc.status = IncidentStatus::reported;
     inc.version = 1;
     inc.created_at = now_text;

@@ -16,6 +16,7 @@
 #include "gridd/storage/gpkg_incident_store.hpp"
 #include "incident_rows.hpp"
 #include "sql_runner.hpp"
+#include "visit_rows.hpp"
 
 namespace gridd::storage {
 
@@ -340,6 +341,16 @@ void ensure_auth_schema(GDALDataset& ds) {
   sql(ds, "INSERT OR REPLACE INTO gridd_meta VALUES ('schema_version', '" + std::to_string(k_schema_version) + "')");
 }
 
+/// Visits: a point layer (it opens in QGIS), added to any store.
+void ensure_visit_schema(GDALDataset& ds) {
+  if (ds.GetLayerByName("visits")) return;
+  create_layer(ds, "visits", wkbPoint, fields_of(rows::visit_columns()));
+  for (const char* column : {"visited_at", "worker_phone", "worker_name", "chain_district", "chain_street",
+                             "chain_community", "chain_grid", "chain_micro_grid"}) {
+    sql(ds, std::string("CREATE INDEX visits_") + column + "_idx ON visits(" + column + ")");
+  }
+}
+
 /// Idempotency keys: a plain table (not a layer), added to any store.
 void ensure_idempotency_schema(GDALDataset& ds) {
   sql(ds,
@@ -383,6 +394,7 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
     ensure_history_schema(*created);
     ensure_auth_schema(*created);
     ensure_idempotency_schema(*created);
+    ensure_visit_schema(*created);
     created.reset();  // close, so spatial indexes and metadata are complete on disk
   } else {
     GDALDatasetUniquePtr existing(
@@ -398,7 +410,10 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
          !has_field(existing->GetLayerByName("api_tokens"), "phone"))) {
       ensure_auth_schema(*existing);  // migrate a version-3 or -4 store
     }
-    if (existing && existing->GetLayerByName("grids")) ensure_idempotency_schema(*existing);
+    if (existing && existing->GetLayerByName("grids")) {
+      ensure_idempotency_schema(*existing);
+      ensure_visit_schema(*existing);
+    }
   }
   m_impl->ds.reset(GDALDataset::Open(m_path.c_str(), GDAL_OF_VECTOR | GDAL_OF_UPDATE, nullptr, nullptr, nullptr));
   if (!m_impl->ds) {
@@ -413,7 +428,10 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
   m_incidents = std::make_unique<GpkgIncidentStore>(m_path, m_mutex);
   m_auth = std::make_unique<GpkgAuthStore>(m_path);
   m_idempotency = std::make_unique<IdempotencyStore>(gpkg_runner(m_path, m_mutex), std::chrono::hours(24));
+  m_visits = std::make_unique<VisitStore>(gpkg_runner(m_path, m_mutex));
 }
+
+VisitStore& GpkgStore::visits() { return *m_visits; }
 
 AuthStore& GpkgStore::auth() { return *m_auth; }
 
@@ -422,6 +440,7 @@ IdempotencyStore& GpkgStore::idempotency() { return *m_idempotency; }
 IncidentStore& GpkgStore::incidents() { return *m_incidents; }
 
 GpkgStore::~GpkgStore() {
+  m_visits.reset();
   m_idempotency.reset();
   m_auth.reset();
   m_incidents.reset();  // close its connections before GDAL's

@@ -193,6 +193,39 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 )SQL";
 
+// Door-to-door visits of grid workers.
+constexpr const char* k_v4 = R"SQL(
+CREATE TABLE visits (
+  id bigserial PRIMARY KEY,
+  geom geometry(Point, 4326) NOT NULL,
+  kind text NOT NULL,
+  subject text,
+  note text,
+  visited_at text COLLATE "C" NOT NULL,
+  worker_name text NOT NULL,
+  worker_phone text,
+  token_id bigint,
+  grid_id bigint,
+  grid_code text,
+  grid_name text,
+  chain_district bigint,
+  chain_street bigint,
+  chain_community bigint,
+  chain_grid bigint,
+  chain_micro_grid bigint,
+  created_at text COLLATE "C" NOT NULL
+);
+CREATE INDEX visits_geom_gist ON visits USING gist (geom);
+CREATE INDEX visits_visited_at_idx ON visits (visited_at);
+CREATE INDEX visits_worker_phone_idx ON visits (worker_phone);
+CREATE INDEX visits_worker_name_idx ON visits (worker_name);
+CREATE INDEX visits_chain_district_idx ON visits (chain_district);
+CREATE INDEX visits_chain_street_idx ON visits (chain_street);
+CREATE INDEX visits_chain_community_idx ON visits (chain_community);
+CREATE INDEX visits_chain_grid_idx ON visits (chain_grid);
+CREATE INDEX visits_chain_micro_grid_idx ON visits (chain_micro_grid);
+)SQL";
+
 /// Advisory lock key of schema changes ("gridd" in ASCII).
 constexpr const char* k_lock_sql = "SELECT pg_advisory_xact_lock(6779042916)";
 
@@ -203,6 +236,7 @@ const std::vector<Migration>& migrations() {
       {1, "grids, grid versions, stations, incidents with events and attachments, tokens, audit log", k_v1},
       {2, "the phone of a token's person", k_v2},
       {3, "idempotency keys", k_v3},
+      {4, "door-to-door visits", k_v4},
   };
   return all;
 }

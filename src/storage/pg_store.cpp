@@ -203,6 +203,7 @@ PgStore::PgStore(const std::string& uri)
   m_incidents = std::make_unique<PgIncidentStore>(*m_pool, m_instance);
   m_auth = std::make_unique<PgAuthStore>(*m_pool);
   m_idempotency = std::make_unique<IdempotencyStore>(pg_runner(*m_pool), std::chrono::hours(24));
+  m_visits = std::make_unique<VisitStore>(pg_runner(*m_pool));
 }
 
 PgStore::~PgStore() {

@@ -87,6 +87,32 @@ class PgRow final : public SqlRow {
 
 }  // namespace
 
+std::string SqlBuilder::point(double lon, double lat) {
+  if (m_dialect == rows::Dialect::sqlite) return param(Blob{sqlite::point_blob(lon, lat)}, rows::SqlType::bytes);
+  const std::string x = dbl(lon);
+  const std::string y = dbl(lat);
+  return "ST_SetSRID(ST_MakePoint(" + x + ", " + y + "), 4326)";
+}
+
+std::string SqlBuilder::x(std::string_view p) const {
+  return std::string(m_dialect == rows::Dialect::sqlite ? "ST_MinX(" : "ST_X(").append(p).append("geom)");
+}
+
+std::string SqlBuilder::y(std::string_view p) const {
+  return std::string(m_dialect == rows::Dialect::sqlite ? "ST_MinY(" : "ST_Y(").append(p).append("geom)");
+}
+
+std::string SqlBuilder::in_box(const std::string& table, const std::array<double, 4>& b) {
+  const std::string minx = dbl(b[0]), miny = dbl(b[1]), maxx = dbl(b[2]), maxy = dbl(b[3]);
+  const std::string index =
+      m_dialect == rows::Dialect::sqlite
+          ? "id IN (SELECT id FROM rtree_" + table + "_geom WHERE maxx >= " + minx + " AND minx <= " + maxx +
+                " AND maxy >= " + miny + " AND miny <= " + maxy + ")"
+          : "geom && ST_MakeEnvelope(" + minx + ", " + miny + ", " + maxx + ", " + maxy + ", 4326)";
+  return index + " AND " + x() + " BETWEEN " + minx + " AND " + maxx + " AND " + y() + " BETWEEN " + miny + " AND " +
+         maxy;
+}
+
 pg::Result run_statement(pg::Connection& conn, const rows::Statement& s) {
   pg::Params p;
   for (const auto& v : s.values) {

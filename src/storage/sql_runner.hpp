@@ -8,7 +8,9 @@
 /// layer.
 
 #include <cstdint>
+#include <array>
 #include <functional>
+#include <string_view>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,6 +35,15 @@ class SqlBuilder {
   std::string param(SqlValue v, rows::SqlType t);
   std::string text(const std::string& v) { return param(v, rows::SqlType::text); }
   std::string i64(std::int64_t v) { return param(v, rows::SqlType::bigint); }
+  std::string dbl(double v) { return param(v, rows::SqlType::real); }
+  /// A point geometry value (EPSG:4326).
+  std::string point(double lon, double lat);
+  /// The stored point's coordinates.
+  [[nodiscard]] std::string x(std::string_view prefix = "") const;
+  [[nodiscard]] std::string y(std::string_view prefix = "") const;
+  /// Rows of `table` whose point lies in the box, edges included: the
+  /// spatial index narrows the search, the stored point decides.
+  std::string in_box(const std::string& table, const std::array<double, 4>& box);
   rows::Statement done(std::string sql) { return rows::Statement{std::move(sql), std::move(m_values)}; }
 
  private:

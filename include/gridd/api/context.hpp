@@ -17,6 +17,7 @@ class Catalog;
 class IncidentService;
 class RoadNetwork;
 class TileService;
+class VisitService;
 }  // namespace gridd::service
 
 namespace gridd::api {
@@ -45,6 +46,7 @@ struct ApiContext {
   service::TileService* tiles = nullptr;          ///< null: no tile endpoints
   const service::RoadNetwork* roads = nullptr;    ///< null: GET /coverage?mode=network answers 409
   service::AuthService* auth = nullptr;           ///< null: no access control (everyone may do everything)
+  service::VisitService* visits = nullptr;        ///< null: no visit endpoints
   const Router& router;                           ///< the API's router (its request metrics)
   ServerGauges& gauges;                           ///< the http layer's counters
 };

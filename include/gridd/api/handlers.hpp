@@ -19,6 +19,7 @@
 #include "gridd/service/coverage_network.hpp"
 #include "gridd/service/incidents.hpp"
 #include "gridd/service/tiles.hpp"
+#include "gridd/storage/idempotency_store.hpp"
 
 namespace gridd::api {
 
@@ -27,9 +28,12 @@ class Api {
   /// `incidents` may be null (no incident endpoints then).
   /// `roads` may be null (GET /coverage?mode=network answers 409 network_not_loaded then).
   /// `auth` may be null (no access control: everyone may do everything).
+  /// `idempotency` may be null (Idempotency-Key headers are ignored then).
+  /// `visits` may be null (no visit endpoints then).
   explicit Api(service::Catalog& catalog, ApiOptions options = {}, service::IncidentService* incidents = nullptr,
                service::TileService* tiles = nullptr, const service::RoadNetwork* roads = nullptr,
-               service::AuthService* auth = nullptr);
+               service::AuthService* auth = nullptr, storage::IdempotencyStore* idempotency = nullptr,
+               service::VisitService* visits = nullptr);
   /// Once access control is on, answers depend on the Authorization header
   /// (personal data, scopes): they say so with Vary for caches between.
   [[nodiscard]] Response handle(const Request& request) const;

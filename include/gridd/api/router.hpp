@@ -40,6 +40,9 @@ struct RouteCall {
 using AuditBefore = std::function<std::string(const RouteCall&)>;
 /// Called after the handler of a write, whatever the status.
 using AuditAfter = std::function<void(const RouteCall&, const Response&, std::string before)>;
+/// Runs a POST write (`run`: its scope check, handler and audit) for the
+/// request, or answers without running it (Idempotency-Key replays).
+using WriteWrapper = std::function<Response(const Request&, const std::function<Response()>& run)>;
 
 class Router {
  public:
@@ -54,6 +57,8 @@ class Router {
     m_audit_before = std::move(before);
     m_audit_after = std::move(after);
   }
+  /// Wrap every POST that needs more than read (creations and steps).
+  void set_post_wrapper(WriteWrapper wrapper) { m_post_wrapper = std::move(wrapper); }
   /// Route and run; gridd::Error and unexpected exceptions become JSON errors.
   /// Counts the request and its latency under its route (the answer's
   /// `route` names it).
@@ -80,12 +85,15 @@ class Router {
     std::unique_ptr<RouteStats> stats = std::make_unique<RouteStats>();
   };
   Response dispatch(const Request& request, const Route*& matched, std::string_view& role) const;
+  /// A write route's scope check, handler and audit entry.
+  Response run_write(const Route& route, const Request& request, const PathParams& params) const;
 
   std::vector<Route> m_routes;
   std::unique_ptr<RouteStats> m_unmatched = std::make_unique<RouteStats>();  ///< 404 and 405
   Authorizer m_authorize;
   AuditBefore m_audit_before;
   AuditAfter m_audit_after;
+  WriteWrapper m_post_wrapper;
 };
 
 /// The OpenAPI 3 document of the whole HTTP API (src/api/openapi.json).

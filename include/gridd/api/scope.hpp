@@ -33,6 +33,11 @@ void restrict_to_scope(std::optional<GridRef>& subtree, const Request& request, 
 /// Whether `incident` was assigned inside `scope` (always true without one).
 bool incident_in(const std::optional<GridRef>& scope, const Incident& incident);
 
+/// What a request may report: incidents routed inside the principal's scope
+/// (no check when unscoped). @throws Error(forbidden, "outside_scope")
+/// naming the input's position.
+service::IncidentService::Admission intake_admission(const Request& request, const service::Catalog& catalog);
+
 /// The incident `id`, or Error(not_found) when it does not exist or lies
 /// outside the principal's scope.
 Incident require_in_scope(const service::IncidentService& incidents, std::int64_t id, const Request& request);

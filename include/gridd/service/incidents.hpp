@@ -95,9 +95,14 @@ class IncidentService {
   [[nodiscard]] const IncidentOptions& options() const noexcept { return m_options; }
   [[nodiscard]] Catalog& catalog() const noexcept { return m_catalog; }
 
-  /// Record incidents (all or nothing), each routed to its grid.
+  /// Decides whether a routed incident may be recorded (the caller's scope):
+  /// throws to refuse it, naming `where` (the input's field path).
+  using Admission = std::function<void(const Incident& routed, const std::string& where)>;
+
+  /// Record incidents (all or nothing), each routed to its grid and, when
+  /// given, admitted by `admit`.
   /// @throws Error(invalid_input) naming the field; nothing is written then.
-  std::vector<Incident> report(std::vector<IntakeInput> inputs);
+  std::vector<Incident> report(std::vector<IntakeInput> inputs, const Admission& admit = {});
 
   /// Apply one workflow step. @throws Error(not_found | invalid_input |
   /// conflict: illegal_transition, stale_state, stale_version, no_parent_grid).

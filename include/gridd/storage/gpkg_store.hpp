@@ -31,6 +31,7 @@ class GpkgStore final : public Store {
   IncidentStore& incidents() override;
   AuthStore& auth() override;
   IdempotencyStore& idempotency() override;
+  VisitStore& visits() override;
   [[nodiscard]] std::string describe() const override;
 
  private:
@@ -41,6 +42,7 @@ class GpkgStore final : public Store {
   std::unique_ptr<IncidentStore> m_incidents;
   std::unique_ptr<AuthStore> m_auth;
   std::unique_ptr<IdempotencyStore> m_idempotency;
+  std::unique_ptr<VisitStore> m_visits;
 };
 
 }  // namespace gridd::storage

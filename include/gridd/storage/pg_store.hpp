@@ -83,6 +83,7 @@ class PgStore final : public Store {
   IncidentStore& incidents() override { return *m_incidents; }
   AuthStore& auth() override { return *m_auth; }
   IdempotencyStore& idempotency() override { return *m_idempotency; }
+  VisitStore& visits() override { return *m_visits; }
   [[nodiscard]] std::string describe() const override;
   bool watch(std::function<void(const ExternalChange&)> on_change) override;
   void stop_watching() override;
@@ -99,6 +100,7 @@ class PgStore final : public Store {
   std::unique_ptr<PgIncidentStore> m_incidents;
   std::unique_ptr<PgAuthStore> m_auth;
   std::unique_ptr<IdempotencyStore> m_idempotency;
+  std::unique_ptr<VisitStore> m_visits;
   std::function<void(const ExternalChange&)> m_on_change;
   std::atomic<bool> m_stop{false};
   int m_wake_pipe[2] = {-1, -1};

@@ -14,6 +14,7 @@
 #include "gridd/core/model.hpp"
 #include "gridd/storage/auth_store.hpp"
 #include "gridd/storage/idempotency_store.hpp"
+#include "gridd/storage/visit_store.hpp"
 #include "gridd/storage/incident_store.hpp"
 
 namespace gridd::storage {
@@ -86,6 +87,8 @@ class Store {
   virtual AuthStore& auth() = 0;
   /// Idempotency keys kept in the same store (owned by it).
   virtual IdempotencyStore& idempotency() = 0;
+  /// Door-to-door visits kept in the same store (owned by it).
+  virtual VisitStore& visits() = 0;
 
   /// Call `on_change` (from a thread of the store's) whenever another
   /// process commits a change to this store, until the store is destroyed.

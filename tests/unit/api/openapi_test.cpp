@@ -7,6 +7,7 @@
 #include <set>
 
 #include "gridd/api/handlers.hpp"
+#include "gridd/service/visits.hpp"
 #include "gridd/core/json.hpp"
 #include "unit/test_util.hpp"
 
@@ -19,14 +20,18 @@ struct FullApi {
   explicit FullApi(const std::string& path) {
     auto store = storage::open_store(path);
     storage::IncidentStore& incident_store = store->incidents();
+    storage::VisitStore& visit_store = store->visits();
     catalog = std::make_unique<service::Catalog>(std::move(store));
     incidents = std::make_unique<service::IncidentService>(
         *catalog, incident_store, CategoryCatalogue::load(std::string(GRIDD_GEODATA_DIR) + "/categories.json"));
     tiles = std::make_unique<service::TileService>(*catalog, incidents.get(), std::vector<service::RasterSourceConfig>{});
-    api = std::make_unique<Api>(*catalog, ApiOptions{}, incidents.get(), tiles.get());
+    visits = std::make_unique<service::VisitService>(*catalog, visit_store, [] { return std::chrono::system_clock::now(); });
+    api = std::make_unique<Api>(*catalog, ApiOptions{}, incidents.get(), tiles.get(), nullptr, nullptr, nullptr,
+                                visits.get());
   }
   ~FullApi() {
     api.reset();
+    visits.reset();
     tiles.reset();
     incidents.reset();
     catalog.reset();
@@ -34,6 +39,7 @@ struct FullApi {
   std::unique_ptr<service::Catalog> catalog;
   std::unique_ptr<service::IncidentService> incidents;
   std::unique_ptr<service::TileService> tiles;
+  std::unique_ptr<service::VisitService> visits;
   std::unique_ptr<Api> api;
 };
 

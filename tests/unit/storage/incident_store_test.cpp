@@ -38,6 +38,7 @@
 #include "gridd/storage/pg_schema.hpp"
 #include "gridd/storage/pg_store.hpp"
 #include "storage/incident_rows.hpp"
+#include "storage/visit_rows.hpp"
 #include "unit/test_util.hpp"
 
 namespace gridd::storage {
@@ -398,6 +399,7 @@ TEST_P(IncidentStoreTest, TablesHoldExactlyTheColumnsOfTheRowMapping) {
   EXPECT_EQ(table_columns(f, "incidents"), expected_columns({"id", "geom"}, rows::incident_columns()));
   EXPECT_EQ(table_columns(f, "incident_events"), expected_columns({"id"}, rows::event_columns()));
   EXPECT_EQ(table_columns(f, "incident_attachments"), expected_columns({"id"}, rows::attachment_columns()));
+  EXPECT_EQ(table_columns(f, "visits"), expected_columns({"id", "geom"}, rows::visit_columns()));
 }
 
 // ---------------------------------------------------------------------------
