@@ -47,15 +47,9 @@ storage::IncidentFilter incident_filter_of(const Request& r, const service::Inci
   f.channels = param_list(r, "channel");
   if (auto a = param(r, "assignee")) {
     if (*a == "me") {
-      // The person the token names: by phone when it has one (is_assignee's rule).
-      if (!r.principal.authenticated || (r.principal.name.empty() && r.principal.phone.empty())) {
-        throw_invalid("invalid_assignee", "assignee=me needs a token that names its person", "assignee");
-      }
-      if (!r.principal.phone.empty()) {
-        f.assignee_phone = r.principal.phone;
-      } else {
-        f.assignee = r.principal.name;
-      }
+      const PersonFilter me = token_person(r, "assignee");
+      f.assignee = me.name;
+      f.assignee_phone = me.phone;
     } else {
       f.assignee = *a;
     }

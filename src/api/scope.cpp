@@ -41,6 +41,15 @@ bool incident_in(const std::optional<GridRef>& scope, const Incident& incident) 
   return level < incident.chain.size() && incident.chain[level] == scope->second;
 }
 
+PersonFilter token_person(const Request& r, const std::string& field) {
+  const Principal& who = r.principal;
+  if (!who.authenticated || (who.name.empty() && who.phone.empty())) {
+    throw_invalid("invalid_" + field, field + "=me needs a token that names its person", field);
+  }
+  if (!who.phone.empty()) return PersonFilter{{}, who.phone};
+  return PersonFilter{who.name, {}};
+}
+
 service::IncidentService::Admission intake_admission(const Request& r, const service::Catalog& catalog) {
   const auto scope = principal_scope(r, catalog);
   if (!scope) return {};

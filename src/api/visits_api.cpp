@@ -42,12 +42,9 @@ storage::VisitFilter filter_of(const ApiContext& ctx, const Request& r) {
   f.subtree = subtree;
   if (auto w = param(r, "worker")) {
     if (*w == "me") {
-      if (!r.principal.authenticated) throw_invalid("invalid_worker", "worker=me needs a token that names its person", "worker");
-      if (!r.principal.phone.empty()) {
-        f.worker_phone = r.principal.phone;
-      } else {
-        f.worker_name = r.principal.name;
-      }
+      const PersonFilter me = token_person(r, "worker");
+      f.worker_name = me.name;
+      f.worker_phone = me.phone;
     } else {
       f.worker_name = *w;
     }

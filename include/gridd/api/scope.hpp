@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "gridd/api/types.hpp"
@@ -32,6 +33,17 @@ void restrict_to_scope(std::optional<GridRef>& subtree, const Request& request, 
 
 /// Whether `incident` was assigned inside `scope` (always true without one).
 bool incident_in(const std::optional<GridRef>& scope, const Incident& incident);
+
+/// The person the request's token names, as a filter of incidents'
+/// assignees or of visits' workers (`assignee=me`, `worker=me`): by phone
+/// when the token has one, else by name (is_assignee's rule); the other
+/// member is empty.
+struct PersonFilter {
+  std::string name;
+  std::string phone;
+};
+/// @throws Error(invalid_input, "invalid_<field>") naming `field` without such a token.
+PersonFilter token_person(const Request& request, const std::string& field);
 
 /// What a request may report: incidents routed inside the principal's scope
 /// (no check when unscoped). @throws Error(forbidden, "outside_scope")
