@@ -35,10 +35,24 @@ void restrict_to_scope(std::optional<GridRef>& subtree, const Request& r, const 
               "grid");
 }
 
-bool incident_in(const std::optional<GridRef>& scope, const Incident& incident) {
+bool chain_in(const std::optional<GridRef>& scope, const std::array<std::int64_t, 5>& chain) {
   if (!scope) return true;
   const auto level = static_cast<std::size_t>(scope->first);
-  return level < incident.chain.size() && incident.chain[level] == scope->second;
+  return level < chain.size() && chain[level] == scope->second;
+}
+
+bool incident_in(const std::optional<GridRef>& scope, const Incident& incident) {
+  return chain_in(scope, incident.chain);
+}
+
+void require_placed_in_scope(const Request& r, const std::optional<GridRef>& scope,
+                             const std::array<std::int64_t, 5>& chain, const std::string& grid_code,
+                             const std::string& field) {
+  if (chain_in(scope, chain)) return;
+  throw Error(ErrorKind::forbidden, "outside_scope",
+              "the position lies outside the token's scope " + r.principal.scope_code +
+                  (grid_code.empty() ? std::string(" (in no grid)") : " (in grid " + grid_code + ")"),
+              field);
 }
 
 PersonFilter token_person(const Request& r, const std::string& field) {
@@ -53,12 +67,8 @@ PersonFilter token_person(const Request& r, const std::string& field) {
 service::IncidentService::Admission intake_admission(const Request& r, const service::Catalog& catalog) {
   const auto scope = principal_scope(r, catalog);
   if (!scope) return {};
-  return [scope, code = r.principal.scope_code](const Incident& routed, const std::string& where) {
-    if (incident_in(scope, routed)) return;
-    throw Error(ErrorKind::forbidden, "outside_scope",
-                "the position lies outside the token's scope " + code +
-                    (routed.grid_code.empty() ? std::string(" (in no grid)") : " (in grid " + routed.grid_code + ")"),
-                join_field(where, "position"));
+  return [scope, &r](const Incident& routed, const std::string& where) {
+    require_placed_in_scope(r, scope, routed.chain, routed.grid_code, join_field(where, "position"));
   };
 }
 

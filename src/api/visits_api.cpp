@@ -84,12 +84,7 @@ Response record_visit(const ApiContext& ctx, const Request& r, const PathParams&
   }
   const auto scope = principal_scope(r, ctx.catalog);
   const Visit v = ctx.visits->record(std::move(in), visitor, [&](const Visit& placed) {
-    Incident as_placed;  // the scope rule is the incidents': by the chain of grids
-    as_placed.chain = placed.chain;
-    if (!incident_in(scope, as_placed)) {
-      throw Error(ErrorKind::forbidden, "outside_scope",
-                  "the position lies outside the token's scope " + who.scope_code, "position");
-    }
+    require_placed_in_scope(r, scope, placed.chain, placed.grid_code, "position");
   });
   Response res = json_response(visit_feature(v, true), 201, "application/geo+json");
   res.headers.emplace_back("Location", "/visits/" + std::to_string(v.id));

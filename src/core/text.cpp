@@ -1,5 +1,9 @@
 #include "gridd/core/text.hpp"
 
+#include <algorithm>
+
+#include "gridd/core/error.hpp"
+
 namespace gridd {
 
 std::vector<std::string> split(std::string_view text, char sep) {
@@ -52,6 +56,20 @@ std::size_t ifind(std::string_view text, std::string_view needle) noexcept {
     if (iequals(text.substr(i, needle.size()), needle)) return i;
   }
   return std::string_view::npos;
+}
+
+bool is_token(std::string_view text, std::size_t max) noexcept {
+  if (text.empty() || text.size() > max) return false;
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+void check_length(std::string_view value, std::size_t max, const std::string& field) {
+  if (value.size() > max) {
+    throw Error(ErrorKind::too_large, "text_too_long",
+                field + " is " + std::to_string(value.size()) + " bytes; at most " + std::to_string(max) + " are allowed",
+                field);
+  }
 }
 
 }  // namespace gridd

@@ -11,6 +11,7 @@
 
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
+#include "gridd/core/text.hpp"
 #include "gridd/storage/gdal_errors.hpp"
 
 namespace gridd::service {
@@ -18,19 +19,6 @@ namespace gridd::service {
 namespace {
 
 using namespace std::chrono;
-
-bool is_token(const std::string& s, std::size_t max) {
-  if (s.empty() || s.size() > max) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
-}
-
-void check_text(const std::string& value, std::size_t max, const std::string& field) {
-  if (value.size() > max) {
-    throw Error(ErrorKind::too_large, "text_too_long",
-                field + " is " + std::to_string(value.size()) + " bytes; at most " + std::to_string(max) + " are allowed",
-                field);
-  }
-}
 
 /// The responsible person of a grid: its grid worker, else the first person.
 const Person* responsible(const Grid& g) {
@@ -117,12 +105,7 @@ void IncidentService::assign(Incident& incident, const Snapshot& snapshot, const
   const Person* p = responsible(grid->grid);
   incident.assignee_name = p ? p->name : std::string();
   incident.assignee_phone = p ? p->phone : std::string();
-  // The chain by the parent links; a cycle or a deep tree stops at 5 levels.
-  const GridEntry* g = grid;
-  for (int guard = 0; g && guard < 8; ++guard) {
-    incident.chain[static_cast<std::size_t>(g->grid.level)] = g->grid.id;
-    g = g->grid.parent_code.empty() ? nullptr : snapshot.grid_by_code(g->grid.parent_code);
-  }
+  incident.chain = snapshot.chain_of(*grid);
 }
 
 std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs, const Admission& admit) {
@@ -151,11 +134,11 @@ std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs, c
       throw_invalid("missing_position", "an incident needs a position (lon and lat, or x and y with crs)",
                     join_field(w, "position"));
     }
-    check_text(in.description, m_options.max_text, join_field(w, "description"));
-    check_text(in.address, 1000, join_field(w, "address"));
-    check_text(in.reporter_name, 200, join_field(w, "reporter/name"));
-    check_text(in.reporter_phone, 64, join_field(w, "reporter/phone"));
-    check_text(in.actor, 200, join_field(w, "actor"));
+    check_length(in.description, m_options.max_text, join_field(w, "description"));
+    check_length(in.address, 1000, join_field(w, "address"));
+    check_length(in.reporter_name, 200, join_field(w, "reporter/name"));
+    check_length(in.reporter_phone, 64, join_field(w, "reporter/phone"));
+    check_length(in.actor, 200, join_field(w, "actor"));
     if (in.attributes.dump().size() > m_options.max_text * 4) {
       throw Error(ErrorKind::too_large, "text_too_long", "attributes are too large", join_field(w, "attributes"));
     }
@@ -243,9 +226,9 @@ std::pair<Level, std::int64_t> IncidentService::grid_ref(const std::string& id_o
 }
 
 Incident IncidentService::transition(std::int64_t id, const TransitionInput& in) {
-  check_text(in.note, m_options.max_text, "note");
-  check_text(in.actor, 200, "actor");
-  check_text(in.reason, 200, "reason");
+  check_length(in.note, m_options.max_text, "note");
+  check_length(in.actor, 200, "actor");
+  check_length(in.reason, 200, "reason");
   std::lock_guard lock(m_transition_mutex);
   Incident inc = require(id);
   if (in.expected_status && *in.expected_status != inc.status) {
@@ -432,7 +415,7 @@ Attachment IncidentService::add_attachment(std::int64_t incident_id, std::string
                     std::to_string(m_options.max_attachment_bytes) + " are allowed",
                 "body");
   }
-  check_text(filename, 255, "filename");
+  check_length(filename, 255, "filename");
   (void)require(incident_id);
   if (m_store.attachments_of(incident_id).size() >= m_options.max_attachments_per_incident) {
     throw Error(ErrorKind::too_large, "too_many_attachments",

@@ -67,6 +67,16 @@ const GridEntry* Snapshot::grid_by_code(const std::string& code) const {
   return it == m_grid_by_code.end() ? nullptr : m_grids[it->second].get();
 }
 
+std::array<std::int64_t, 5> Snapshot::chain_of(const GridEntry& entry) const {
+  std::array<std::int64_t, 5> chain{};
+  const GridEntry* g = &entry;
+  for (int guard = 0; g && guard < 8; ++guard) {
+    chain[static_cast<std::size_t>(g->grid.level)] = g->grid.id;
+    g = g->grid.parent_code.empty() ? nullptr : grid_by_code(g->grid.parent_code);
+  }
+  return chain;
+}
+
 const std::vector<std::size_t>& Snapshot::children_of(const std::string& code) const {
   static const std::vector<std::size_t> none;
   auto it = m_children.find(code);

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <map>
 #include <tuple>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/text.hpp"
 #include "gridd/core/time.hpp"
 
 namespace gridd::service {
@@ -16,20 +16,6 @@ namespace {
 constexpr std::size_t k_max_note = 4000;
 /// A device's clock may run ahead a little; further is a mistake.
 constexpr auto k_future_slack = std::chrono::minutes(10);
-
-bool is_kind(const std::string& s) {
-  return !s.empty() && s.size() <= 32 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
-}
-
-void check_size(const std::string& value, std::size_t max, const char* field) {
-  if (value.size() > max) {
-    throw Error(ErrorKind::too_large, "text_too_long",
-                std::string(field) + " is " + std::to_string(value.size()) + " bytes; at most " +
-                    std::to_string(max) + " are allowed",
-                field);
-  }
-}
 
 }  // namespace
 
@@ -46,12 +32,12 @@ Visit VisitService::record(VisitInput in, const Visitor& visitor, const Admissio
   }
   Visit v;
   v.kind = in.kind.empty() ? "household" : in.kind;
-  if (!is_kind(v.kind)) {
+  if (!is_token(v.kind, 32)) {
     throw_invalid("invalid_kind", "kind '" + v.kind + "' must be 1..32 characters of [a-z0-9_] (household, building, ...)",
                   "kind");
   }
-  check_size(in.subject, 200, "subject");
-  check_size(in.note, k_max_note, "note");
+  check_length(in.subject, 200, "subject");
+  check_length(in.note, k_max_note, "note");
   const TimePoint now = m_clock();
   TimePoint at = now;
   if (!in.visited_at.empty()) {
@@ -73,14 +59,11 @@ Visit VisitService::record(VisitInput in, const Visitor& visitor, const Admissio
   lo.k = 0;
   const LocateResult located = locate_wgs84(*snapshot, v.lon, v.lat, lo);
   if (located.owner) {  // outside every grid: the nearest, as incidents are routed
-    const GridEntry* g = located.owner;
-    v.grid_id = g->grid.id;
-    v.grid_code = g->grid.code;
-    v.grid_name = g->grid.name;
-    for (int guard = 0; g && guard < 8; ++guard) {
-      v.chain[static_cast<std::size_t>(g->grid.level)] = g->grid.id;
-      g = g->grid.parent_code.empty() ? nullptr : snapshot->grid_by_code(g->grid.parent_code);
-    }
+    const Grid& g = located.owner->grid;
+    v.grid_id = g.id;
+    v.grid_code = g.code;
+    v.grid_name = g.name;
+    v.chain = snapshot->chain_of(*located.owner);
   }
   if (admit) admit(v);
   m_store.insert(v);
@@ -97,11 +80,7 @@ std::vector<WorkerWeek> VisitService::weekly(const storage::VisitFilter& filter)
     const sys_days day = floor<days>(*t + offset);
     const weekday wd{day};
     const sys_days monday = day - days((wd.c_encoding() + 6) % 7);
-    const year_month_day ymd{monday};
-    char text[16];
-    std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                  static_cast<unsigned>(ymd.day()));
-    ++counts[{name, phone, text}];
+    ++counts[{name, phone, local_date(TimePoint(monday) - offset, m_utc_offset_minutes)}];
   });
   std::vector<WorkerWeek> out;
   for (const auto& [key, n] : counts) {

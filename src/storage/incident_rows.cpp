@@ -4,7 +4,6 @@
 #include <array>
 
 #include "gridd/core/error.hpp"
-#include "sqlite.hpp"
 
 namespace gridd::storage::rows {
 
@@ -50,27 +49,13 @@ const char* const k_chain_columns[5] = {"chain_district", "chain_street", "chain
 /// A statement under construction: parameters are numbered in the order
 /// they are added. Each instant of the colour clock is added at its first
 /// use (a PostgreSQL statement must use every parameter it is given).
-class Query {
+class Query : public SqlBuilder {
  public:
-  Query(Dialect d, const ColourClock* clock = nullptr) : m_dialect(d), m_clock(clock) {}
+  explicit Query(Dialect d, const ColourClock* clock = nullptr) : SqlBuilder(d), m_clock(clock) {}
 
   std::string where = " WHERE 1 = 1";
-  std::vector<SqlValue> values;
 
-  [[nodiscard]] Dialect dialect() const { return m_dialect; }
   void add(const std::string& fragment) { where += " AND " + fragment; }
-
-  /// The placeholder of a new parameter.
-  std::string param(SqlValue v, SqlType t) {
-    values.push_back(std::move(v));
-    return placeholder(m_dialect, values.size(), t);
-  }
-  std::string text(const std::string& v) { return param(v, SqlType::text); }
-  std::string i64(std::int64_t v) { return param(v, SqlType::bigint); }
-  std::string dbl(double v) { return param(v, SqlType::real); }
-
-  /// After a text comparison with a parameter: bytewise, as SQLite compares.
-  [[nodiscard]] const char* collate() const { return m_dialect == Dialect::postgres ? " COLLATE \"C\"" : ""; }
 
   /// The colour of a row as a number (Colour's values): deadline_colour()
   /// of core/incident.hpp on the stored ISO instants, NULL being "none".
@@ -107,7 +92,7 @@ class Query {
   /// `column IN (...)` over texts.
   void in_list(const std::string& column, const std::vector<std::string>& items) {
     if (items.empty()) return;
-    if (m_dialect == Dialect::postgres) {
+    if (dialect() == Dialect::postgres) {
       // One parameter whatever the count: one prepared statement.
       add(column + " = ANY(" + param(text_array(items), SqlType::text) + "[])");
       return;
@@ -116,29 +101,6 @@ class Query {
     for (std::size_t i = 0; i < items.size(); ++i) f += (i ? "," : "") + text(items[i]);
     add(f + ")");
   }
-
-  /// The stored point's coordinates.
-  [[nodiscard]] std::string x(std::string_view p = "") const {
-    return std::string(m_dialect == Dialect::sqlite ? "ST_MinX(" : "ST_X(").append(p).append("geom)");
-  }
-  [[nodiscard]] std::string y(std::string_view p = "") const {
-    return std::string(m_dialect == Dialect::sqlite ? "ST_MinY(" : "ST_Y(").append(p).append("geom)");
-  }
-
-  /// Points in the box, edges included: the spatial index narrows the
-  /// search (its boxes are rounded outwards), the stored point decides.
-  void bbox(const std::array<double, 4>& b) {
-    const std::string minx = dbl(b[0]), miny = dbl(b[1]), maxx = dbl(b[2]), maxy = dbl(b[3]);
-    if (m_dialect == Dialect::sqlite) {
-      add("id IN (SELECT id FROM rtree_incidents_geom WHERE maxx >= " + minx + " AND minx <= " + maxx +
-          " AND maxy >= " + miny + " AND miny <= " + maxy + ")");
-    } else {
-      add("geom && ST_MakeEnvelope(" + minx + ", " + miny + ", " + maxx + ", " + maxy + ", 4326)");
-    }
-    add(x() + " BETWEEN " + minx + " AND " + maxx + " AND " + y() + " BETWEEN " + miny + " AND " + maxy);
-  }
-
-  Statement done(std::string sql) { return Statement{std::move(sql), std::move(values)}; }
 
  private:
   /// A PostgreSQL array literal of texts: {"a","b \"c\""}.
@@ -156,14 +118,13 @@ class Query {
     return out + '}';
   }
 
-  Dialect m_dialect;
   const ColourClock* m_clock;
   std::string m_now;
   std::string m_day_end;
 };
 
 void filter_where(Query& w, const IncidentFilter& f) {
-  if (f.bbox) w.bbox(*f.bbox);
+  if (f.bbox) w.add(w.in_box("incidents", *f.bbox));
   if (f.subtree) {
     w.add(std::string(k_chain_columns[static_cast<int>(f.subtree->first)]) + " = " + w.i64(f.subtree->second));
   }
@@ -209,36 +170,12 @@ std::string placeholders(Query& q, const Columns& columns, std::vector<SqlValue>
   return out;
 }
 
-/// The point (lon, lat) as a geometry value.
-std::string point_value(Query& q, double lon, double lat) {
-  if (q.dialect() == Dialect::sqlite) return q.param(Blob{sqlite::point_blob(lon, lat)}, SqlType::bytes);
-  const std::string x = q.dbl(lon);
-  const std::string y = q.dbl(lat);
-  return "ST_SetSRID(ST_MakePoint(" + x + ", " + y + "), 4326)";
-}
-
 const char* returning_id(Dialect d) { return d == Dialect::postgres ? " RETURNING id" : ""; }
 
 /// The due key of the due and urgency orders: incidents without a deadline last.
 std::string due_key(const Query& q) { return std::string("(COALESCE(due_at, '~')") + q.collate() + ")"; }
 
 }  // namespace
-
-std::string placeholder(Dialect d, std::size_t n, SqlType t) {
-  if (d == Dialect::sqlite) return "?" + std::to_string(n);
-  const char* cast = "::text";
-  switch (t) {
-    case SqlType::text:
-    case SqlType::instant: break;
-    case SqlType::bigint: cast = "::bigint"; break;
-    case SqlType::integer: cast = "::integer"; break;
-    case SqlType::real: cast = "::double precision"; break;
-    case SqlType::boolean: cast = "::boolean"; break;
-    case SqlType::json: cast = "::jsonb"; break;
-    case SqlType::bytes: cast = "::bytea"; break;
-  }
-  return "$" + std::to_string(n) + cast;
-}
 
 std::span<const Column> incident_columns() { return k_incident_columns; }
 std::span<const Column> event_columns() { return k_event_columns; }
@@ -318,7 +255,7 @@ std::vector<SqlValue> attachment_values(const Attachment& a) {
 
 Statement insert_incident(Dialect d, const Incident& i) {
   Query q(d);
-  const std::string point = point_value(q, i.lon, i.lat);
+  const std::string point = q.point(i.lon, i.lat);
   const std::string data = placeholders(q, k_incident_columns, incident_values(i));
   return q.done("INSERT INTO incidents (geom, " + names(k_incident_columns, "") + ") VALUES (" + point + ", " + data +
                 ")" + returning_id(d));
@@ -326,7 +263,7 @@ Statement insert_incident(Dialect d, const Incident& i) {
 
 Statement update_incident(Dialect d, const Incident& i, std::int64_t expected_version) {
   Query q(d);
-  std::string set = "geom = " + point_value(q, i.lon, i.lat);
+  std::string set = "geom = " + q.point(i.lon, i.lat);
   auto values = incident_values(i);
   for (std::size_t k = 0; k < values.size(); ++k) {
     set.append(", ").append(k_incident_columns[k].name).append(" = ");
@@ -462,10 +399,7 @@ Statement clusters(Dialect d, const std::array<double, 4>& b, int cols, int rows
   // Open incidents through the spatial index (on PostgreSQL its partial
   // index of open incidents); the stored point decides.
   std::string inner = "SELECT " + w.x() + " AS x, " + w.y() + " AS y, " + colour + " AS rank FROM incidents WHERE ";
-  inner += d == Dialect::sqlite ? "id IN (SELECT id FROM rtree_incidents_geom WHERE maxx >= " + minx +
-                                      " AND minx <= " + maxx + " AND maxy >= " + miny + " AND miny <= " + maxy + ")"
-                                : "geom && ST_MakeEnvelope(" + minx + ", " + miny + ", " + maxx + ", " + maxy + ", 4326)";
-  inner += " AND status NOT IN ('closed', 'rejected')";
+  inner += w.index_box("incidents", minx, miny, maxx, maxy) + " AND status NOT IN ('closed', 'rejected')";
   if (subtree) {
     inner += std::string(" AND ") + k_chain_columns[static_cast<int>(subtree->first)] + " = " + w.i64(subtree->second);
   }

@@ -20,20 +20,9 @@
 
 #include "gridd/core/json.hpp"
 #include "gridd/storage/incident_store.hpp"
-#include "sql_value.hpp"
+#include "sql_builder.hpp"
 
 namespace gridd::storage::rows {
-
-enum class Dialect { sqlite, postgres };
-
-/// What a column holds (and so how PostgreSQL casts its parameter and which
-/// OGR field type the GeoPackage layer gets).
-enum class SqlType { text, instant, bigint, integer, real, boolean, json, bytes };
-
-struct Column {
-  std::string_view name;
-  SqlType type;
-};
 
 /// The incidents table: `id`, the point `geom`, then these, in this order.
 std::span<const Column> incident_columns();
@@ -41,16 +30,6 @@ std::span<const Column> incident_columns();
 std::span<const Column> event_columns();
 /// The incident_attachments table: `id`, then these (`data` last).
 std::span<const Column> attachment_columns();
-
-/// The placeholder of the n-th parameter (1-based): "?n" for SQLite,
-/// "$n::type" for PostgreSQL (parameters are sent as text and cast).
-std::string placeholder(Dialect d, std::size_t n, SqlType t);
-
-/// A statement and its parameters, in order.
-struct Statement {
-  std::string sql;
-  std::vector<SqlValue> values;
-};
 
 // ---------------------------------------------------------------------------
 // Row mapping. A Row gives columns by 0-based index: null, i64, dbl,

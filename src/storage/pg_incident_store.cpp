@@ -21,28 +21,14 @@ constexpr auto k_dialect = rows::Dialect::postgres;
 /// Advisory lock key that orders incident writes ("gridd" + 1).
 constexpr const char* k_incident_write_lock_sql = "SELECT pg_advisory_xact_lock(6779042917)";
 
-/// One row of a result, read by column (what incident_rows' readers take).
-struct Row {
-  const pg::Result& r;
-  int row;
-  [[nodiscard]] bool null(int c) const { return r.null(row, c); }
-  [[nodiscard]] std::int64_t i64(int c) const { return r.i64(row, c); }
-  [[nodiscard]] double dbl(int c) const { return r.dbl(row, c); }
-  [[nodiscard]] bool boolean(int c) const { return r.boolean(row, c); }
-  [[nodiscard]] std::string text(int c) const { return r.text(row, c); }
-  [[nodiscard]] std::string blob(int c) const { return r.bytes(row, c); }
-};
-
-pg::Result run(pg::Connection& conn, const rows::Statement& s) { return run_statement(conn, s); }
-
 /// Every row of a query on a leased connection, each read with `read`.
 template <class T, class Read>
 std::vector<T> read_all(pg::Pool& pool, const rows::Statement& s, Read&& read) {
   auto conn = pool.lease();
-  const pg::Result r = run(*conn, s);
+  const pg::Result r = run_statement(*conn, s);
   std::vector<T> out;
   out.reserve(static_cast<std::size_t>(r.rows()));
-  for (int row = 0; row < r.rows(); ++row) out.push_back(read(Row{r, row}));
+  for (int row = 0; row < r.rows(); ++row) out.push_back(read(PgRow(r, row)));
   return out;
 }
 
@@ -71,10 +57,10 @@ void PgIncidentStore::insert(std::vector<Incident>& incidents, std::vector<Incid
     pg::Transaction tx(*conn);
     conn->exec(k_incident_write_lock_sql);
     for (std::size_t k = 0; k < incidents.size(); ++k) {
-      ids.push_back(run(*conn, rows::insert_incident(k_dialect, incidents[k])).i64(0, 0));
+      ids.push_back(run_statement(*conn, rows::insert_incident(k_dialect, incidents[k])).i64(0, 0));
       IncidentEvent e = events[k];
       e.incident_id = ids.back();
-      event_ids.push_back(run(*conn, rows::insert_event(k_dialect, e)).i64(0, 0));
+      event_ids.push_back(run_statement(*conn, rows::insert_event(k_dialect, e)).i64(0, 0));
     }
     pg_notify_change(*conn, m_instance, "incidents");
     tx.commit();
@@ -93,12 +79,12 @@ void PgIncidentStore::update(const Incident& next, std::int64_t expected_version
     auto conn = m_pool.lease();
     pg::Transaction tx(*conn);
     conn->exec(k_incident_write_lock_sql);
-    if (run(*conn, rows::update_incident(k_dialect, next, expected_version)).affected() == 0) {
-      const pg::Result cur = run(*conn, rows::incident_version(k_dialect, next.id));
+    if (run_statement(*conn, rows::update_incident(k_dialect, next, expected_version)).affected() == 0) {
+      const pg::Result cur = run_statement(*conn, rows::incident_version(k_dialect, next.id));
       rows::throw_update_refused(next.id, cur.rows() ? std::optional(cur.i64(0, 0)) : std::nullopt,
                                  expected_version);
     }
-    e.id = run(*conn, rows::insert_event(k_dialect, e)).i64(0, 0);
+    e.id = run_statement(*conn, rows::insert_event(k_dialect, e)).i64(0, 0);
     pg_notify_change(*conn, m_instance, "incidents");
     tx.commit();
   }
@@ -108,14 +94,14 @@ void PgIncidentStore::update(const Incident& next, std::int64_t expected_version
 
 std::optional<Incident> PgIncidentStore::get(std::int64_t id) {
   auto found = read_all<Incident>(m_pool, rows::get_incident(k_dialect, id),
-                                  [](const Row& r) { return rows::read_incident(r); });
+                                  [](const SqlRow& r) { return rows::read_incident(r); });
   if (found.empty()) return std::nullopt;
   return std::move(found.front());
 }
 
 IncidentPage PgIncidentStore::list(const IncidentQuery& q) {
   auto conn = m_pool.lease();
-  const pg::Result r = run(*conn, rows::list_incidents(k_dialect, q));
+  const pg::Result r = run_statement(*conn, rows::list_incidents(k_dialect, q));
   IncidentPage page;
   IncidentCursor last;
   for (int row = 0; row < r.rows(); ++row) {
@@ -123,24 +109,24 @@ IncidentPage PgIncidentStore::list(const IncidentQuery& q) {
       page.next = last;
       break;
     }
-    page.items.push_back(rows::read_listed(Row{r, row}, last));
+    page.items.push_back(rows::read_listed(PgRow(r, row), last));
   }
   return page;
 }
 
 std::int64_t PgIncidentStore::count(const IncidentFilter& filter, const ColourClock& clock) {
   auto conn = m_pool.lease();
-  const pg::Result r = run(*conn, rows::count_incidents(k_dialect, filter, clock));
+  const pg::Result r = run_statement(*conn, rows::count_incidents(k_dialect, filter, clock));
   return r.rows() ? r.i64(0, 0) : 0;
 }
 
 std::vector<IncidentEvent> PgIncidentStore::history(std::int64_t incident_id) {
   return read_all<IncidentEvent>(m_pool, rows::history(k_dialect, incident_id),
-                                 [](const Row& r) { return rows::read_event(r); });
+                                 [](const SqlRow& r) { return rows::read_event(r); });
 }
 
 std::vector<StatsRow> PgIncidentStore::stats(const StatsQuery& q) {
-  return read_all<StatsRow>(m_pool, rows::stats(k_dialect, q), [](const Row& r) { return rows::read_stats_row(r); });
+  return read_all<StatsRow>(m_pool, rows::stats(k_dialect, q), [](const SqlRow& r) { return rows::read_stats_row(r); });
 }
 
 std::vector<IncidentCluster> PgIncidentStore::clusters(const std::array<double, 4>& b, int cols, int n_rows,
@@ -149,7 +135,7 @@ std::vector<IncidentCluster> PgIncidentStore::clusters(const std::array<double, 
   if (!(b[2] > b[0]) || !(b[3] > b[1])) return {};
   return read_all<IncidentCluster>(m_pool,
                                    rows::clusters(k_dialect, b, std::max(cols, 1), std::max(n_rows, 1), clock, subtree),
-                                   [](const Row& r) { return rows::read_cluster(r); });
+                                   [](const SqlRow& r) { return rows::read_cluster(r); });
 }
 
 void PgIncidentStore::for_each_open(const std::function<void(const Incident&)>& visit) {
@@ -160,9 +146,9 @@ void PgIncidentStore::for_each_open(const std::function<void(const Incident&)>& 
   conn->exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
   std::int64_t after = 0;  // ids start at 1
   for (;;) {
-    const pg::Result r = run(*conn, rows::open_incidents(k_dialect, after, k_batch));
+    const pg::Result r = run_statement(*conn, rows::open_incidents(k_dialect, after, k_batch));
     for (int row = 0; row < r.rows(); ++row) {
-      const Incident i = rows::read_open_incident(Row{r, row});
+      const Incident i = rows::read_open_incident(PgRow(r, row));
       visit(i);
       after = i.id;
     }
@@ -173,14 +159,14 @@ void PgIncidentStore::for_each_open(const std::function<void(const Incident&)>& 
 
 std::vector<FeedItem> PgIncidentStore::events_after(std::int64_t after_id, const FeedFilter& filter,
                                                     std::size_t limit) {
-  return read_all<FeedItem>(m_pool, rows::events_after(k_dialect, after_id, filter, limit), [](const Row& r) {
+  return read_all<FeedItem>(m_pool, rows::events_after(k_dialect, after_id, filter, limit), [](const SqlRow& r) {
     return FeedItem{rows::read_event(r, 0), rows::read_incident(r, rows::event_select_width())};
   });
 }
 
 std::int64_t PgIncidentStore::last_event_id() {
   auto conn = m_pool.lease();
-  const pg::Result r = run(*conn, rows::last_event_id());
+  const pg::Result r = run_statement(*conn, rows::last_event_id());
   return r.rows() ? r.i64(0, 0) : 0;
 }
 
@@ -189,10 +175,10 @@ void PgIncidentStore::add_attachment(Attachment& a) {
   {
     auto conn = m_pool.lease();
     pg::Transaction tx(*conn);
-    if (run(*conn, rows::incident_exists(k_dialect, a.incident_id)).rows() == 0) {
+    if (run_statement(*conn, rows::incident_exists(k_dialect, a.incident_id)).rows() == 0) {
       throw_not_found("incident_not_found", "no incident with id " + std::to_string(a.incident_id), "id");
     }
-    id = run(*conn, rows::insert_attachment(k_dialect, a)).i64(0, 0);
+    id = run_statement(*conn, rows::insert_attachment(k_dialect, a)).i64(0, 0);
     pg_notify_change(*conn, m_instance, "incidents");
     tx.commit();
   }
@@ -201,14 +187,14 @@ void PgIncidentStore::add_attachment(Attachment& a) {
 
 std::optional<Attachment> PgIncidentStore::attachment(std::int64_t id, bool with_data) {
   auto found = read_all<Attachment>(m_pool, rows::attachment(k_dialect, id, with_data),
-                                    [with_data](const Row& r) { return rows::read_attachment(r, with_data); });
+                                    [with_data](const SqlRow& r) { return rows::read_attachment(r, with_data); });
   if (found.empty()) return std::nullopt;
   return std::move(found.front());
 }
 
 std::vector<Attachment> PgIncidentStore::attachments_of(std::int64_t incident_id) {
   return read_all<Attachment>(m_pool, rows::attachments_of(k_dialect, incident_id),
-                              [](const Row& r) { return rows::read_attachment(r, false); });
+                              [](const SqlRow& r) { return rows::read_attachment(r, false); });
 }
 
 }  // namespace gridd::storage

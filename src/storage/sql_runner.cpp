@@ -70,48 +70,15 @@ class GpkgRunner final : public SqlRunner {
 
 // --- PostgreSQL ------------------------------------------------------------
 
-class PgRow final : public SqlRow {
- public:
-  PgRow(const pg::Result& r, int row) : m_r(r), m_row(row) {}
-  bool null(int c) const override { return m_r.null(m_row, c); }
-  std::int64_t i64(int c) const override { return m_r.i64(m_row, c); }
-  double dbl(int c) const override { return m_r.dbl(m_row, c); }
-  bool boolean(int c) const override { return m_r.boolean(m_row, c); }
-  std::string text(int c) const override { return m_r.text(m_row, c); }
-  std::string blob(int c) const override { return m_r.bytes(m_row, c); }
-
- private:
-  const pg::Result& m_r;
-  int m_row;
-};
 
 }  // namespace
 
-std::string SqlBuilder::point(double lon, double lat) {
-  if (m_dialect == rows::Dialect::sqlite) return param(Blob{sqlite::point_blob(lon, lat)}, rows::SqlType::bytes);
-  const std::string x = dbl(lon);
-  const std::string y = dbl(lat);
-  return "ST_SetSRID(ST_MakePoint(" + x + ", " + y + "), 4326)";
-}
-
-std::string SqlBuilder::x(std::string_view p) const {
-  return std::string(m_dialect == rows::Dialect::sqlite ? "ST_MinX(" : "ST_X(").append(p).append("geom)");
-}
-
-std::string SqlBuilder::y(std::string_view p) const {
-  return std::string(m_dialect == rows::Dialect::sqlite ? "ST_MinY(" : "ST_Y(").append(p).append("geom)");
-}
-
-std::string SqlBuilder::in_box(const std::string& table, const std::array<double, 4>& b) {
-  const std::string minx = dbl(b[0]), miny = dbl(b[1]), maxx = dbl(b[2]), maxy = dbl(b[3]);
-  const std::string index =
-      m_dialect == rows::Dialect::sqlite
-          ? "id IN (SELECT id FROM rtree_" + table + "_geom WHERE maxx >= " + minx + " AND minx <= " + maxx +
-                " AND maxy >= " + miny + " AND miny <= " + maxy + ")"
-          : "geom && ST_MakeEnvelope(" + minx + ", " + miny + ", " + maxx + ", " + maxy + ", 4326)";
-  return index + " AND " + x() + " BETWEEN " + minx + " AND " + maxx + " AND " + y() + " BETWEEN " + miny + " AND " +
-         maxy;
-}
+bool PgRow::null(int c) const { return m_r.null(m_row, c); }
+std::int64_t PgRow::i64(int c) const { return m_r.i64(m_row, c); }
+double PgRow::dbl(int c) const { return m_r.dbl(m_row, c); }
+bool PgRow::boolean(int c) const { return m_r.boolean(m_row, c); }
+std::string PgRow::text(int c) const { return m_r.text(m_row, c); }
+std::string PgRow::blob(int c) const { return m_r.bytes(m_row, c); }
 
 pg::Result run_statement(pg::Connection& conn, const rows::Statement& s) {
   pg::Params p;
@@ -170,10 +137,6 @@ class PgRunner final : public SqlRunner {
 
 }  // namespace
 
-std::string SqlBuilder::param(SqlValue v, rows::SqlType t) {
-  m_values.push_back(std::move(v));
-  return rows::placeholder(m_dialect, m_values.size(), t);
-}
 
 std::unique_ptr<SqlRunner> gpkg_runner(const std::string& path, std::mutex& write_mutex) {
   return std::make_unique<GpkgRunner>(path, write_mutex);

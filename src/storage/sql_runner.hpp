@@ -8,15 +8,13 @@
 /// layer.
 
 #include <cstdint>
-#include <array>
 #include <functional>
-#include <string_view>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "incident_rows.hpp"
+#include "sql_builder.hpp"
 
 namespace gridd::storage {
 
@@ -25,31 +23,6 @@ class Pool;
 class Connection;
 class Result;
 }  // namespace pg
-
-/// Placeholders of a statement in a dialect: "?N" for SQLite, "$N::type"
-/// for PostgreSQL; parameters are numbered in the order they are added.
-class SqlBuilder {
- public:
-  explicit SqlBuilder(rows::Dialect d) : m_dialect(d) {}
-  [[nodiscard]] rows::Dialect dialect() const noexcept { return m_dialect; }
-  std::string param(SqlValue v, rows::SqlType t);
-  std::string text(const std::string& v) { return param(v, rows::SqlType::text); }
-  std::string i64(std::int64_t v) { return param(v, rows::SqlType::bigint); }
-  std::string dbl(double v) { return param(v, rows::SqlType::real); }
-  /// A point geometry value (EPSG:4326).
-  std::string point(double lon, double lat);
-  /// The stored point's coordinates.
-  [[nodiscard]] std::string x(std::string_view prefix = "") const;
-  [[nodiscard]] std::string y(std::string_view prefix = "") const;
-  /// Rows of `table` whose point lies in the box, edges included: the
-  /// spatial index narrows the search, the stored point decides.
-  std::string in_box(const std::string& table, const std::array<double, 4>& box);
-  rows::Statement done(std::string sql) { return rows::Statement{std::move(sql), std::move(m_values)}; }
-
- private:
-  rows::Dialect m_dialect;
-  std::vector<SqlValue> m_values;
-};
 
 /// A row of a result, by 0-based column.
 class SqlRow {
@@ -83,6 +56,22 @@ class SqlRunner {
   /// Run `work` in one transaction, on disk when this returns; nothing of
   /// it is written when it throws.
   virtual void write(const std::function<void(SqlTx&)>& work) = 0;
+};
+
+/// A row of a PostgreSQL result.
+class PgRow final : public SqlRow {
+ public:
+  PgRow(const pg::Result& r, int row) : m_r(r), m_row(row) {}
+  bool null(int c) const override;
+  std::int64_t i64(int c) const override;
+  double dbl(int c) const override;
+  bool boolean(int c) const override;
+  std::string text(int c) const override;
+  std::string blob(int c) const override;
+
+ private:
+  const pg::Result& m_r;
+  int m_row;
 };
 
 /// Run a statement on a PostgreSQL connection (values sent as text, cast in the SQL).

@@ -60,7 +60,7 @@ const char* const k_chain_columns[5] = {"chain_district", "chain_street", "chain
 /// " WHERE ..." of `f` (and id < before_id when set).
 std::string where_of(SqlBuilder& b, const VisitFilter& f, std::int64_t before_id = 0) {
   std::string w = " WHERE 1 = 1";
-  const char* collate = b.dialect() == rows::Dialect::postgres ? " COLLATE \"C\"" : "";
+  const char* collate = b.collate();
   if (f.subtree) {
     w += std::string(" AND ") + k_chain_columns[static_cast<int>(f.subtree->first)] + " = " + b.i64(f.subtree->second);
   }

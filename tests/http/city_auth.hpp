@@ -2,11 +2,6 @@
 // A small city with grid workers, and bearer tokens made with the gridd CLI,
 // for the HTTP tests of access control and of the field app's endpoints.
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -27,32 +22,10 @@ inline const char* const k_reporter_phone = "13712345699";
 inline HttpResponse send(unsigned short port, const std::string& method, const std::string& target,
                          const std::string& token = {}, const std::string& body = {},
                          const std::string& content_type = "application/json",
-                         const std::vector<std::pair<std::string, std::string>>& headers = {}) {
-  namespace http = boost::beast::http;
-  boost::asio::io_context ioc;
-  boost::beast::tcp_stream stream(ioc);
-  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-  http::request<http::string_body> req(http::string_to_verb(method), target, 11);
-  req.set(http::field::host, "127.0.0.1");
-  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-  for (const auto& [name, value] : headers) req.set(name, value);
-  if (!body.empty()) {
-    req.set(http::field::content_type, content_type);
-    req.body() = body;
-  }
-  req.prepare_payload();
-  http::write(stream, req);
-  boost::beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(256 * 1024 * 1024);
-  http::read(stream, buffer, parser);
-  auto res = parser.release();
-  HttpResponse out;
-  out.status = static_cast<int>(res.result_int());
-  out.body = res.body();
-  out.content_type = std::string(res[http::field::content_type]);
-  out.fields = res.base();
-  return out;
+                         std::vector<std::pair<std::string, std::string>> headers = {}) {
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+  HttpClient client(port);
+  return client.request(method, target, body, content_type, headers);
 }
 
 /// Run the gridd CLI; returns (exit status, stdout).

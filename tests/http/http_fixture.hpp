@@ -102,11 +102,13 @@ class HttpClient {
   explicit HttpClient(unsigned short port) : m_port(port), m_stream(m_ioc) { connect(); }
 
   HttpResponse request(const std::string& method, const std::string& target, const std::string& body = {},
-                       const std::string& content_type = "application/json") {
+                       const std::string& content_type = "application/json",
+                       const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     namespace http = boost::beast::http;
     http::request<http::string_body> req(http::string_to_verb(method), target, 11);
     req.set(http::field::host, "127.0.0.1");
     if (req.method() == http::verb::unknown) req.method_string(method);
+    for (const auto& [name, value] : headers) req.set(name, value);
     if (!body.empty()) {
       req.set(http::field::content_type, content_type);
       req.body() = body;

@@ -8,6 +8,7 @@
 /// it is 403); a single incident outside it answers 404, as if it did not
 /// exist.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,8 +32,17 @@ std::optional<GridRef> principal_scope(const Request& request, const service::Ca
 /// @throws Error(forbidden) when `subtree` lies outside the scope.
 void restrict_to_scope(std::optional<GridRef>& subtree, const Request& request, const service::Catalog& catalog);
 
+/// Whether a chain of grid ids by level (an incident's, a visit's) lies
+/// inside `scope` (always true without one).
+bool chain_in(const std::optional<GridRef>& scope, const std::array<std::int64_t, 5>& chain);
 /// Whether `incident` was assigned inside `scope` (always true without one).
 bool incident_in(const std::optional<GridRef>& scope, const Incident& incident);
+
+/// Refuse what is placed at `chain` (in grid `grid_code`) outside the
+/// request's scope. @throws Error(forbidden, "outside_scope") naming `field`.
+void require_placed_in_scope(const Request& request, const std::optional<GridRef>& scope,
+                             const std::array<std::int64_t, 5>& chain, const std::string& grid_code,
+                             const std::string& field);
 
 /// The person the request's token names, as a filter of incidents'
 /// assignees or of visits' workers (`assignee=me`, `worker=me`): by phone

@@ -20,6 +20,12 @@ std::string to_lower(std::string_view text);
 /// True for a non-empty string of ASCII digits (a numeric code such as the national 15-digit grid code).
 bool all_digits(std::string_view text) noexcept;
 
+/// True for 1..max characters of [a-z0-9_] (a channel, a visit kind, ...).
+bool is_token(std::string_view text, std::size_t max) noexcept;
+
+/// @throws Error(too_large, "text_too_long") naming `field` when `value` is longer than `max` bytes.
+void check_length(std::string_view value, std::size_t max, const std::string& field);
+
 /// ASCII case-insensitive equality (HTTP header names, media types, tokens).
 bool iequals(std::string_view a, std::string_view b) noexcept;
 

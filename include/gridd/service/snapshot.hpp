@@ -4,6 +4,7 @@
 /// Readers hold a std::shared_ptr<const Snapshot> and never lock; writers
 /// build a new snapshot and publish it atomically (see Catalog).
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -60,6 +61,9 @@ class Snapshot {
   [[nodiscard]] const std::vector<std::shared_ptr<const GridEntry>>& grids() const noexcept { return m_grids; }
   [[nodiscard]] const GridEntry* grid_by_id(std::int64_t id) const;
   [[nodiscard]] const GridEntry* grid_by_code(const std::string& code) const;
+  /// The ids of `entry` and its ancestors by level (0 where none), by the
+  /// parent links; a cycle or a too deep tree stops.
+  [[nodiscard]] std::array<std::int64_t, 5> chain_of(const GridEntry& entry) const;
   /// Positions (into grids()) of the children of a grid code.
   [[nodiscard]] const std::vector<std::size_t>& children_of(const std::string& code) const;
   [[nodiscard]] bool is_leaf(std::size_t grid_pos) const { return m_leaf[grid_pos]; }
