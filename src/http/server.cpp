@@ -223,6 +223,7 @@ std::string mime_type(const std::string& path) {
   if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
   if (ext == ".css") return "text/css; charset=utf-8";
   if (ext == ".json") return "application/json";
+  if (ext == ".webmanifest") return "application/manifest+json";
   if (ext == ".png") return "image/png";
   if (ext == ".svg") return "image/svg+xml";
   if (ext == ".ico") return "image/x-icon";
@@ -240,6 +241,14 @@ std::optional<api::Response> static_file(const std::string& web_root, const std:
     rel = "index.html";
   } else if (path.rfind("/web/", 0) == 0) {
     rel = path.substr(5);
+  } else if (path == "/field" || path == "/field/") {
+    rel = "field/index.html";  // the grid worker's phone app (a PWA scoped to /field/)
+  } else if (path.rfind("/field/", 0) == 0) {
+    rel = path.substr(1);
+  } else if (path == "/report" || path == "/report/" || path.rfind("/report/status/", 0) == 0) {
+    rel = "report/index.html";  // the resident's form; /report/status/CODE is the same page
+  } else if (path.rfind("/report/", 0) == 0) {
+    rel = path.substr(1);
   } else {
     return std::nullopt;
   }
