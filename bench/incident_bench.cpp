@@ -165,7 +165,8 @@ struct World {
     incidents = std::make_unique<service::IncidentService>(
         *catalog, incident_store, gridd::CategoryCatalogue::load(std::string(GRIDD_GEODATA_DIR) + "/categories.json"),
         service::Clock{}, options);
-    api = std::make_unique<gridd::api::Api>(*catalog, gridd::api::ApiOptions{}, incidents.get());
+    api = std::make_unique<gridd::api::Api>(*catalog, gridd::api::ApiOptions{},
+                                            gridd::api::ApiServices{.incidents = incidents.get()});
   }
   ~World() {
     api.reset();

@@ -7,6 +7,7 @@ packages=(
   libgdal-dev gdal-bin libgeos-dev libproj-dev proj-bin proj-data
   libboost-dev libboost-system-dev
   nlohmann-json3-dev libcli11-dev libprotozero-dev libnanoflann-dev libsqlite3-dev zlib1g-dev libssl-dev
+  libqrencode-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # The shared store: libpq to build, PostgreSQL 15 with PostGIS 3 for the
   # tests (scripts/pg-cluster.sh starts a private cluster) and deployments.

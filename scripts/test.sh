@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 # The browser tests: Debian's chromium (driven by playwright-core from npm)
-# and CJK fonts so Chinese text renders.
-browser_packages=(chromium fonts-noto-cjk)
+# and CJK fonts so Chinese text renders; zbarimg and rsvg-convert read the QR posters.
+browser_packages=(chromium fonts-noto-cjk zbar-tools librsvg2-bin)
 missing=()
 for p in "${browser_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -18,6 +19,7 @@
 #include "gridd/service/basemap.hpp"
 #include "gridd/service/coverage_network.hpp"
 #include "gridd/service/incidents.hpp"
+#include "gridd/service/residents.hpp"
 #include "gridd/service/tiles.hpp"
 #include "gridd/service/visits.hpp"
 #include "gridd/service/topology.hpp"
@@ -142,6 +144,24 @@ int main(int argc, char** argv) {
                     "data) or report (read and report incidents)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "read", "report"}));
+  std::string public_url;
+  serve->add_option("--public-url", public_url,
+                    "The server's address as residents reach it (https://gridd.example.gov.cn), printed in QR "
+                    "codes; default: each request's Host");
+  std::string report_rate = "20/1h";
+  serve->add_option("--report-rate", report_rate,
+                    "Anonymous reports one client address may send: N/WINDOW (20/1h, 5/10m) or 0 (no limit); "
+                    "beyond it 429 with Retry-After")
+      ->capture_default_str();
+  std::string duplicate_window = "10m";
+  serve->add_option("--duplicate-window", duplicate_window,
+                    "An anonymous report repeating one from the same address (category, text, within 100 m) "
+                    "within this is refused as a duplicate (30s, 10m, 1h; 0: off)")
+      ->capture_default_str();
+  bool behind_proxy = false;
+  serve->add_flag("--behind-proxy", behind_proxy,
+                  "Count anonymous clients by the last X-Forwarded-For address (set it only behind a proxy "
+                  "that appends it)");
   std::string categories_path = (std::filesystem::path(GRIDD_GEODATA_DIR) / "categories.json").string();
   int utc_offset = 480;
   serve->add_option("--categories", categories_path, "Incident category catalogue (JSON)")->capture_default_str();
@@ -303,6 +323,15 @@ int main(int argc, char** argv) {
   seed->add_option("--format", seed_format, "png, jpg or webp")->capture_default_str();
   seed->add_option("--threads", seed_threads, "Rendering threads (0: one per core)")->capture_default_str();
 
+  // qr ----------------------------------------------------------------------
+  auto* qr = app.add_subcommand("qr", "Write the printable QR poster (SVG) of each grid of a subtree, for notice boards");
+  std::string qr_store = "gridd.gpkg", qr_root, qr_dir, qr_url, qr_level;
+  qr->add_option("--store", qr_store, "GeoPackage file or postgresql:// URI")->capture_default_str();
+  qr->add_option("--root", qr_root, "Code of the subtree's root (its grids and the root itself)")->required();
+  qr->add_option("--output,-o", qr_dir, "Directory the posters go to (created; qr-CODE.svg each)")->required();
+  qr->add_option("--public-url", qr_url, "The server's address as residents reach it (https://...)")->required();
+  qr->add_option("--level", qr_level, "Only grids of this level (street, community, grid, micro_grid)");
+
   // overviews ---------------------------------------------------------------
   auto* ovr = app.add_subcommand("overviews", "Build overviews of a raster tile source in place (like gdaladdo)");
   std::string ovr_file, ovr_resampling = "average";
@@ -395,7 +424,20 @@ int main(int argc, char** argv) {
       auth_options.anonymous = service::parse_anonymous_access(anonymous);
       service::AuthService auth(auth_store, catalog, auth_options);
       service::VisitService visits(catalog, shared_store.visits(), [&incidents] { return incidents.now(); }, utc_offset);
-      api::Api api(catalog, {}, &incidents, &tiles, roads.get(), &auth, &shared_store.idempotency(), &visits);
+      service::ResidentLimits resident_limits;
+      service::parse_report_rate(report_rate, resident_limits);
+      resident_limits.duplicate_window = service::parse_duration(duplicate_window, "duplicate-window");
+      service::ResidentDesk residents(incidents, resident_limits);
+      api::ApiOptions api_options;
+      api_options.public_url = public_url;
+      api::Api api(catalog, api_options,
+                   api::ApiServices{.incidents = &incidents,
+                                    .tiles = &tiles,
+                                    .roads = roads.get(),
+                                    .auth = &auth,
+                                    .idempotency = &shared_store.idempotency(),
+                                    .visits = &visits,
+                                    .residents = &residents});
       http::ServerOptions so;
       so.host = host;
       so.port = port;
@@ -408,6 +450,7 @@ int main(int argc, char** argv) {
       so.max_requests_per_connection = max_requests;
       so.shutdown_grace = std::chrono::seconds(grace_s);
       so.cors_origin = cors_origin;
+      so.behind_proxy = behind_proxy;
       http::Server server(api, so);
       std::cout << "gridd listening on http://" << host << ":" << server.port() << " ("
                 << catalog.snapshot()->grids().size() << " grids, " << catalog.snapshot()->stations().size()
@@ -540,6 +583,40 @@ int main(int argc, char** argv) {
       });
       std::cout << "seeded " << done << " tiles of " << seed_source << " (zoom " << zmin << "-" << zmax << ") into "
                 << seed_dir << std::endl;
+      return 0;
+    }
+    if (*qr) {
+      if (!storage::pg::is_postgres_uri(qr_store) && !std::filesystem::exists(qr_store)) {
+        throw_not_found("store_not_found", "no store '" + qr_store + "'", "store");
+      }
+      if (qr_url.rfind("http://", 0) != 0 && qr_url.rfind("https://", 0) != 0) {
+        throw_invalid("invalid_public_url", "--public-url must start with http:// or https://", "public-url");
+      }
+      service::Catalog catalog(storage::open_store(qr_store));
+      const auto snap = catalog.snapshot();
+      const std::optional<Level> level = qr_level.empty() ? std::nullopt : std::optional(parse_level(qr_level, "level"));
+      const service::GridEntry* root = snap->grid_by_code(qr_root);
+      if (!root) throw_not_found("grid_not_found", "no grid with code '" + qr_root + "'", "root");
+      std::vector<const service::GridEntry*> grids{root};
+      for (std::size_t k = 0; k < grids.size() && k < snap->grids().size(); ++k) {
+        for (const std::size_t pos : snap->children_of(grids[k]->grid.code)) grids.push_back(snap->grids()[pos].get());
+      }
+      std::filesystem::create_directories(qr_dir);
+      std::size_t written = 0;
+      for (const service::GridEntry* e : grids) {
+        if (level && e->grid.level != *level) continue;
+        const service::Place place = service::grid_place(*snap, e->grid.code);
+        std::string name = e->grid.code;
+        for (char& c : name) {
+          if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
+        }
+        const auto path = std::filesystem::path(qr_dir) / ("qr-" + name + ".svg");
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << service::place_poster(place, service::report_url(qr_url, place));
+        if (!out) throw Error(ErrorKind::internal, "write_failed", "cannot write " + path.string(), "output");
+        ++written;
+      }
+      std::cout << "wrote " << written << " QR posters to " << qr_dir << std::endl;
       return 0;
     }
     if (*ovr) {

@@ -7,6 +7,7 @@
 #include "gridd/api/ogc_features.hpp"
 #include "gridd/api/planning_api.hpp"
 #include "gridd/api/planning_stats_api.hpp"
+#include "gridd/api/resident_api.hpp"
 #include "gridd/api/stations_api.hpp"
 #include "gridd/api/system_api.hpp"
 #include "gridd/api/tile_api.hpp"
@@ -15,12 +16,11 @@
 
 namespace gridd::api {
 
-Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService* incidents,
-         service::TileService* tiles, const service::RoadNetwork* roads, service::AuthService* auth,
-         storage::IdempotencyStore* idempotency, service::VisitService* visits)
-    : m_context{catalog, options, incidents, tiles, roads, auth, visits, m_router, m_gauges} {
-  if (idempotency) {
-    add_idempotency(m_router, *idempotency, [incidents] {
+Api::Api(service::Catalog& catalog, ApiOptions options, ApiServices s)
+    : m_context{catalog, options, s.incidents, s.tiles, s.roads, s.auth, s.visits, s.residents, m_router, m_gauges} {
+  service::IncidentService* incidents = s.incidents;
+  if (s.idempotency) {
+    add_idempotency(m_router, *s.idempotency, [incidents] {
       return incidents ? incidents->now() : std::chrono::system_clock::now();
     });
   }
@@ -34,6 +34,7 @@ Api::Api(service::Catalog& catalog, ApiOptions options, service::IncidentService
   add_incident_routes(m_router, m_context);
   add_open311_routes(m_router, m_context);
   add_visit_routes(m_router, m_context);
+  add_resident_routes(m_router, m_context);
   add_tile_routes(m_router, m_context);
   add_ogc_routes(m_router, m_context);
   add_planning_stats_routes(m_router, m_context);

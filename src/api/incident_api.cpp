@@ -7,6 +7,7 @@
 #include "gridd/api/features.hpp"
 #include "gridd/api/incident_query.hpp"
 #include "gridd/api/params.hpp"
+#include "gridd/api/resident_api.hpp"
 #include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/text.hpp"
@@ -315,6 +316,7 @@ Json incident_feature(const IncidentService& svc, const Incident& i, TimePoint n
              {"resolved_at", text_or_null(i.resolved_at)},
              {"closed_at", text_or_null(i.closed_at)},
              {"satisfaction", i.satisfaction ? Json(*i.satisfaction) : Json(nullptr)},
+             {"tracking_code", personal_data ? text_or_null(i.tracking_code) : Json(nullptr)},
              {"attributes", i.attributes}};
   return Json{{"type", "Feature"},
               {"id", i.id},
@@ -345,24 +347,29 @@ void add_incident_routes(Router& router, const ApiContext& ctx, IncidentApiOptio
     return json_response(Json{{"categories", std::move(list)}, {"groups", svc.categories().groups()}});
   });
 
-  router.add("POST", "/incidents", [&svc](const Request& r, const PathParams&) {
+  router.add("POST", "/incidents", [&svc, &ctx](const Request& r, const PathParams&) {
     const Json body = parse_json(r.body);
     bool batch = false;
     auto inputs = intake_inputs(body, param(r, "crs").value_or(""), batch);
     if (r.principal.worker()) {
       for (auto& in : inputs) in.actor = r.principal.name;  // a worker's reports are theirs
     }
-    const auto incidents = svc.report(std::move(inputs), intake_admission(r, svc.catalog()));
+    const auto incidents = svc.report(std::move(inputs), admission_for(ctx, r));
     const TimePoint now = svc.now();
+    // The reporter's receipt: its tracking code, whoever reports.
+    auto feature = [&](const Incident& i) {
+      Json f = incident_feature(svc, i, now, r.principal.personal_data);
+      f["properties"]["tracking_code"] = text_or_null(i.tracking_code);
+      return f;
+    };
     if (!batch) {
-      Response res = json_response(incident_feature(svc, incidents.front(), now, r.principal.personal_data), 201,
-                                   "application/geo+json");
+      Response res = json_response(feature(incidents.front()), 201, "application/geo+json");
       res.headers.emplace_back("Location", "/incidents/" + std::to_string(incidents.front().id));
       res.headers.emplace_back("ETag", etag(incidents.front()));
       return res;
     }
     Json features = Json::array();
-    for (const auto& i : incidents) features.push_back(incident_feature(svc, i, now, r.principal.personal_data));
+    for (const auto& i : incidents) features.push_back(feature(i));
     return json_response(Json{{"type", "FeatureCollection"}, {"features", std::move(features)}}, 201,
                          "application/geo+json");
   }, Permission::report_incidents);

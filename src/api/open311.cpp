@@ -8,6 +8,7 @@
 
 #include "gridd/api/incident_api.hpp"
 #include "gridd/api/params.hpp"
+#include "gridd/api/resident_api.hpp"
 #include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/text.hpp"
@@ -157,7 +158,7 @@ void add_open311_routes(Router& router, const ApiContext& ctx) {
     return json_response(Json{{"service_code", code}, {"attributes", Json::array()}});
   }));
 
-  router.add("POST", "/open311/v2/requests.json", guarded([&svc](const Request& r, const PathParams&) {
+  router.add("POST", "/open311/v2/requests.json", guarded([&svc, &ctx](const Request& r, const PathParams&) {
     const auto f = form_of(r);
     service::IntakeInput in;
     in.category = field(f, "service_code");
@@ -186,7 +187,7 @@ void add_open311_routes(Router& router, const ApiContext& ctx) {
     if (!extra.empty()) in.attributes["open311"] = extra;
     std::vector<service::IntakeInput> inputs;
     inputs.push_back(std::move(in));
-    const auto created = svc.report(std::move(inputs), intake_admission(r, svc.catalog()));
+    const auto created = svc.report(std::move(inputs), admission_for(ctx, r));
     const Incident& i = created.front();
     std::string notice = "routed to " + (i.grid_name.empty() ? std::string("no grid") : i.grid_name);
     if (!i.covered) notice += " (outside every grid; nearest grid assigned)";

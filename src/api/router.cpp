@@ -138,7 +138,11 @@ Response error_to_response(const Error& e, const Request& request) {
   }
   if (e.kind() == ErrorKind::unauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"gridd\"");
   // The store (or a source) is out of reach for now: tell clients when to retry.
-  if (e.kind() == ErrorKind::unavailable) r.headers.emplace_back("Retry-After", "2");
+  if (e.retry_after() > 0) {
+    r.headers.emplace_back("Retry-After", std::to_string(e.retry_after()));
+  } else if (e.kind() == ErrorKind::unavailable) {
+    r.headers.emplace_back("Retry-After", "2");
+  }
   return r;
 }
 

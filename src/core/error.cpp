@@ -30,6 +30,7 @@ int http_status(ErrorKind kind) noexcept {
     case ErrorKind::internal: return 500;
     case ErrorKind::unauthorized: return 401;
     case ErrorKind::forbidden: return 403;
+    case ErrorKind::rate_limited: return 429;
   }
   return 500;
 }

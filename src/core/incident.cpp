@@ -3,6 +3,7 @@
 #include <array>
 #include <cstddef>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "gridd/core/error.hpp"
@@ -303,6 +304,37 @@ std::vector<std::string> CategoryCatalogue::groups() const {
     for (const auto& g : out) seen = seen || g == c.group;
     if (!seen) out.push_back(c.group);
   }
+  return out;
+}
+
+namespace {
+constexpr std::string_view k_crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+constexpr std::size_t k_tracking_code_length = 10;
+}  // namespace
+
+std::string new_tracking_code() {
+  static thread_local std::random_device device;  // the kernel's generator (getrandom)
+  std::uint64_t bits = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+  std::string code(k_tracking_code_length, '0');
+  for (auto& c : code) {
+    c = k_crockford[bits & 31U];
+    bits >>= 5;
+  }
+  return code;
+}
+
+std::optional<std::string> normalize_tracking_code(std::string_view text) {
+  std::string out;
+  for (const char raw : text) {
+    if (raw == ' ' || raw == '-') continue;
+    char c = (raw >= 'a' && raw <= 'z') ? static_cast<char>(raw - 'a' + 'A') : raw;
+    if (c == 'O') c = '0';
+    if (c == 'I' || c == 'L') c = '1';
+    if (k_crockford.find(c) == std::string_view::npos) return std::nullopt;
+    out += c;
+    if (out.size() > k_tracking_code_length) return std::nullopt;
+  }
+  if (out.size() != k_tracking_code_length) return std::nullopt;
   return out;
 }
 

@@ -145,7 +145,17 @@ const std::pair<const char*, const char*> k_forwarded_headers[] = {
     {"Host", "host"},                   {"X-Forwarded-Proto", "x-forwarded-proto"},
     {"Origin", "origin"},               {"X-Request-Id", "x-request-id"},
     {"User-Agent", "user-agent"},       {"Idempotency-Key", "idempotency-key"},
+    {"X-Forwarded-For", "x-forwarded-for"},
 };
+
+/// The last address of an X-Forwarded-For list (the one our proxy appended).
+std::string last_forwarded(const std::string& list) {
+  const auto comma = list.rfind(',');
+  std::string_view a = std::string_view(list).substr(comma == std::string::npos ? 0 : comma + 1);
+  while (!a.empty() && (a.front() == ' ' || a.front() == '\t')) a.remove_prefix(1);
+  while (!a.empty() && (a.back() == ' ' || a.back() == '\t')) a.remove_suffix(1);
+  return std::string(a.substr(0, 64));
+}
 
 /// True when an Accept-Encoding value admits gzip (gzip, x-gzip or * with q > 0).
 bool accepts_gzip(const std::string* header) {
@@ -376,6 +386,12 @@ class Session : public std::enable_shared_from_this<Session> {
       if (it != req.end()) r.headers.emplace_back(name, std::string(it->value()));
     }
     r.request_id = request_id_for(r.header("x-request-id"));
+    r.client_address = m_remote;
+    if (m_options.behind_proxy) {
+      if (const std::string* xff = r.header("x-forwarded-for"); xff && !last_forwarded(*xff).empty()) {
+        r.client_address = last_forwarded(*xff);
+      }
+    }
     m_log_target.clear();
     if (m_shared.log.on()) {
       m_log_target = loggable_target(target);

@@ -170,6 +170,7 @@ std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs, c
     assign(inc, *snapshot, located.owner);
     inc.covered = located.covered;
     inc.distance_m = located.covered ? 0.0 : std::round(located.owner_distance_m * 100) / 100;
+    inc.tracking_code = new_tracking_code();
     if (admit) admit(inc, w);
     inc.status = IncidentStatus::reported;
     inc.version = 1;

@@ -218,6 +218,13 @@ std::optional<Incident> GpkgIncidentStore::get(std::int64_t id) {
   return out;
 }
 
+std::optional<Incident> GpkgIncidentStore::find_by_tracking_code(const std::string& code) {
+  std::optional<Incident> out;
+  m_impl->query(rows::get_incident_by_tracking_code(k_dialect, code),
+                [&](const Stmt& st) { out = rows::read_incident(st); });
+  return out;
+}
+
 IncidentPage GpkgIncidentStore::list(const IncidentQuery& q) {
   IncidentPage page;
   IncidentCursor last;

@@ -22,7 +22,7 @@ namespace gridd::storage {
 
 namespace {
 
-constexpr int k_schema_version = 5;
+constexpr int k_schema_version = 6;
 
 [[noreturn]] void fail(const std::string& what) {
   const std::string msg = CPLGetLastErrorMsg();
@@ -262,6 +262,21 @@ void sql(GDALDataset& ds, const std::string& statement) {
   if (CPLGetLastErrorType() >= CE_Failure) fail("schema statement failed (" + statement + ")");
 }
 
+bool has_field(OGRLayer* layer, const char* name) { return layer->GetLayerDefn()->GetFieldIndex(name) >= 0; }
+
+/// Schema version 6: the reporter's tracking code, unique. Added to older
+/// stores (their incidents keep none).
+void ensure_tracking_codes(GDALDataset& ds) {
+  OGRLayer* incidents = ds.GetLayerByName("incidents");
+  if (!incidents) return;
+  if (!has_field(incidents, "tracking_code")) {
+    OGRFieldDefn defn("tracking_code", OFTString);
+    if (incidents->CreateField(&defn) != OGRERR_NONE) fail("cannot add incidents.tracking_code");
+  }
+  sql(ds, "CREATE UNIQUE INDEX IF NOT EXISTS incidents_tracking_code_uq ON incidents(tracking_code)");
+  sql(ds, "INSERT OR REPLACE INTO gridd_meta VALUES ('schema_version', '" + std::to_string(k_schema_version) + "')");
+}
+
 /// Schema version 2: the incident layer, its history and its attachments,
 /// with the indexes the listings and the feed use. Added to older stores.
 void ensure_incident_schema(GDALDataset& ds) {
@@ -273,6 +288,7 @@ void ensure_incident_schema(GDALDataset& ds) {
       sql(ds, std::string("CREATE INDEX incidents_") + column + "_idx ON incidents(" + column + ")");
     }
   }
+  ensure_tracking_codes(ds);
   if (!ds.GetLayerByName("incident_events")) {
     create_layer(ds, "incident_events", wkbNone, fields_of(rows::event_columns()));
     sql(ds, "CREATE INDEX incident_events_incident_idx ON incident_events(incident_id)");
@@ -283,8 +299,6 @@ void ensure_incident_schema(GDALDataset& ds) {
   }
   sql(ds, "INSERT OR REPLACE INTO gridd_meta VALUES ('schema_version', '" + std::to_string(k_schema_version) + "')");
 }
-
-bool has_field(OGRLayer* layer, const char* name) { return layer->GetLayerDefn()->GetFieldIndex(name) >= 0; }
 
 /// Schema version 3: grid versions (history and time travel) and the grid
 /// version an incident was assigned under. Added to older stores: every
@@ -411,6 +425,7 @@ GpkgStore::GpkgStore(std::string path) : m_path(std::move(path)), m_impl(std::ma
       ensure_auth_schema(*existing);  // migrate a version-3 or -4 store
     }
     if (existing && existing->GetLayerByName("grids")) {
+      ensure_tracking_codes(*existing);
       ensure_idempotency_schema(*existing);
       ensure_visit_schema(*existing);
     }

@@ -27,6 +27,7 @@ constexpr Column k_incident_columns[] = {
     {"near_due_at", SqlType::instant},    {"resolved_at", SqlType::instant},
     {"closed_at", SqlType::instant},      {"satisfaction", SqlType::integer},
     {"attributes", SqlType::json},        {"grid_version", SqlType::bigint},
+    {"tracking_code", SqlType::text},
 };
 
 constexpr Column k_event_columns[] = {
@@ -229,6 +230,7 @@ std::vector<SqlValue> incident_values(const Incident& i) {
   v.emplace_back(i.satisfaction ? SqlValue(std::int64_t{*i.satisfaction}) : SqlValue(nullptr));
   v.emplace_back(i.attributes.dump());
   v.emplace_back(opt_id(i.grid_version));
+  v.emplace_back(opt_text(i.tracking_code));
   return v;
 }
 
@@ -298,6 +300,12 @@ Statement get_incident(Dialect d, std::int64_t id) {
   Query q(d);
   const std::string p = q.i64(id);
   return q.done("SELECT " + incident_select(d) + " FROM incidents WHERE id = " + p);
+}
+
+Statement get_incident_by_tracking_code(Dialect d, const std::string& code) {
+  Query q(d);
+  const std::string p = q.text(code);
+  return q.done("SELECT " + incident_select(d) + " FROM incidents WHERE tracking_code = " + p);
 }
 
 Statement list_incidents(Dialect d, const IncidentQuery& query) {

@@ -93,6 +93,7 @@ Incident read_incident(const Row& r, int first = 0) {
   ++c;
   i.attributes = parse_json_or(r.text(c++), Json::object());
   i.grid_version = r.i64(c++);
+  i.tracking_code = r.text(c++);
   return i;
 }
 
@@ -206,6 +207,8 @@ Statement insert_event(Dialect d, const IncidentEvent& e);
 Statement insert_attachment(Dialect d, const Attachment& a);
 
 Statement get_incident(Dialect d, std::int64_t id);
+/// The incident whose tracking code is `code` (codes are unique).
+Statement get_incident_by_tracking_code(Dialect d, const std::string& code);
 /// A page of `q` plus one row (its presence says more follow); rows are read
 /// with read_listed().
 Statement list_incidents(Dialect d, const IncidentQuery& q);

@@ -99,6 +99,13 @@ std::optional<Incident> PgIncidentStore::get(std::int64_t id) {
   return std::move(found.front());
 }
 
+std::optional<Incident> PgIncidentStore::find_by_tracking_code(const std::string& code) {
+  auto found = read_all<Incident>(m_pool, rows::get_incident_by_tracking_code(k_dialect, code),
+                                  [](const SqlRow& r) { return rows::read_incident(r); });
+  if (found.empty()) return std::nullopt;
+  return std::move(found.front());
+}
+
 IncidentPage PgIncidentStore::list(const IncidentQuery& q) {
   auto conn = m_pool.lease();
   const pg::Result r = run_statement(*conn, rows::list_incidents(k_dialect, q));

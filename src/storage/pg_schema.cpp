@@ -226,6 +226,12 @@ CREATE INDEX visits_chain_grid_idx ON visits (chain_grid);
 CREATE INDEX visits_chain_micro_grid_idx ON visits (chain_micro_grid);
 )SQL";
 
+// The reporter's tracking code (a receipt that shows progress, no personal data).
+constexpr const char* k_v5 = R"SQL(
+ALTER TABLE incidents ADD COLUMN tracking_code text;
+CREATE UNIQUE INDEX incidents_tracking_code_uq ON incidents (tracking_code);
+)SQL";
+
 /// Advisory lock key of schema changes ("gridd" in ASCII).
 constexpr const char* k_lock_sql = "SELECT pg_advisory_xact_lock(6779042916)";
 
@@ -237,6 +243,7 @@ const std::vector<Migration>& migrations() {
       {2, "the phone of a token's person", k_v2},
       {3, "idempotency keys", k_v3},
       {4, "door-to-door visits", k_v4},
+      {5, "the reporter's tracking code", k_v5},
   };
   return all;
 }

@@ -69,7 +69,8 @@ class FuzzApi {
         *m_catalog, incident_store, CategoryCatalogue::load(std::string(GRIDD_GEODATA_DIR) + "/categories.json"));
     m_tiles = std::make_unique<service::TileService>(*m_catalog, m_incidents.get(),
                                                      std::vector<service::RasterSourceConfig>{});
-    m_api = std::make_unique<api::Api>(*m_catalog, api::ApiOptions{}, m_incidents.get(), m_tiles.get());
+    m_api = std::make_unique<api::Api>(*m_catalog, api::ApiOptions{},
+                                       api::ApiServices{.incidents = m_incidents.get(), .tiles = m_tiles.get()});
     post("/grids", k_city);
     post("/stations", k_stations);
     post("/incidents", k_incident);

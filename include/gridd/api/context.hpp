@@ -15,6 +15,7 @@ namespace gridd::service {
 class AuthService;
 class Catalog;
 class IncidentService;
+class ResidentDesk;
 class RoadNetwork;
 class TileService;
 class VisitService;
@@ -26,6 +27,9 @@ struct ApiOptions {
   std::size_t max_locate_points = 10000;  ///< POST /locate batch limit
   std::size_t max_page = 10000;           ///< largest `limit` of a listing
   std::size_t default_page = 1000;
+  /// The server's address as residents reach it (https://gridd.example.gov.cn),
+  /// for the QR codes; empty: taken from each request (Host, X-Forwarded-Proto).
+  std::string public_url;
 };
 
 /// What the HTTP layer tells /metrics and /readyz about itself.
@@ -47,6 +51,7 @@ struct ApiContext {
   const service::RoadNetwork* roads = nullptr;    ///< null: GET /coverage?mode=network answers 409
   service::AuthService* auth = nullptr;           ///< null: no access control (everyone may do everything)
   service::VisitService* visits = nullptr;        ///< null: no visit endpoints
+  service::ResidentDesk* residents = nullptr;     ///< null: no tracking codes, no anonymous intake limits
   const Router& router;                           ///< the API's router (its request metrics)
   ServerGauges& gauges;                           ///< the http layer's counters
 };

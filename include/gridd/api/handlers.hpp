@@ -18,22 +18,26 @@
 #include "gridd/service/catalog.hpp"
 #include "gridd/service/coverage_network.hpp"
 #include "gridd/service/incidents.hpp"
+#include "gridd/service/residents.hpp"
 #include "gridd/service/tiles.hpp"
 #include "gridd/storage/idempotency_store.hpp"
 
 namespace gridd::api {
 
+/// The services behind the API; each may be null (its endpoints are left out).
+struct ApiServices {
+  service::IncidentService* incidents = nullptr;  ///< incidents, categories, Open311, the feed
+  service::TileService* tiles = nullptr;
+  const service::RoadNetwork* roads = nullptr;     ///< null: GET /coverage?mode=network answers 409
+  service::AuthService* auth = nullptr;            ///< null: no access control (everyone may do everything)
+  storage::IdempotencyStore* idempotency = nullptr;  ///< null: Idempotency-Key headers are ignored
+  service::VisitService* visits = nullptr;
+  service::ResidentDesk* residents = nullptr;      ///< tracking codes and anonymous intake limits
+};
+
 class Api {
  public:
-  /// `incidents` may be null (no incident endpoints then).
-  /// `roads` may be null (GET /coverage?mode=network answers 409 network_not_loaded then).
-  /// `auth` may be null (no access control: everyone may do everything).
-  /// `idempotency` may be null (Idempotency-Key headers are ignored then).
-  /// `visits` may be null (no visit endpoints then).
-  explicit Api(service::Catalog& catalog, ApiOptions options = {}, service::IncidentService* incidents = nullptr,
-               service::TileService* tiles = nullptr, const service::RoadNetwork* roads = nullptr,
-               service::AuthService* auth = nullptr, storage::IdempotencyStore* idempotency = nullptr,
-               service::VisitService* visits = nullptr);
+  explicit Api(service::Catalog& catalog, ApiOptions options = {}, ApiServices services = {});
   /// Once access control is on, answers depend on the Authorization header
   /// (personal data, scopes): they say so with Vary for caches between.
   [[nodiscard]] Response handle(const Request& request) const;

@@ -26,6 +26,9 @@ struct Request {
   /// Whom the request runs as, resolved by the router before the handler
   /// runs (Principal::open() on a server without tokens).
   Principal principal;
+  /// The client's IP address (the peer, or the proxy's X-Forwarded-For
+  /// when serve --behind-proxy); empty when unknown.
+  std::string client_address;
 
   /// The value of header `name` (lower case), if sent.
   [[nodiscard]] const std::string* header(std::string_view name) const {

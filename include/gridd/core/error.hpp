@@ -18,7 +18,8 @@ enum class ErrorKind {
   unavailable,    ///< the store cannot be reached right now; retry later
   internal,       ///< a bug or an environment failure; never caused by input
   unauthorized,   ///< no credentials where they are required, or bad ones
-  forbidden       ///< valid credentials that do not allow this request
+  forbidden,      ///< valid credentials that do not allow this request
+  rate_limited    ///< the caller sent too much too fast; retry after retry_after() seconds
 };
 
 /// A domain error with a machine-readable code, a human message and,
@@ -37,12 +38,19 @@ class Error : public std::runtime_error {
     m_details = std::move(json);
     return *this;
   }
+  /// Seconds after which a retry may succeed (0: not said).
+  [[nodiscard]] int retry_after() const noexcept { return m_retry_after; }
+  Error& with_retry_after(int seconds) {
+    m_retry_after = seconds;
+    return *this;
+  }
 
  private:
   ErrorKind m_kind;
   std::string m_code;
   std::string m_field;
   std::string m_details;
+  int m_retry_after = 0;
 };
 
 /// Shorthands for the common cases.

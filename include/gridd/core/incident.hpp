@@ -253,7 +253,19 @@ struct Incident {
   std::string closed_at;
   std::optional<int> satisfaction;  ///< 1..5 from the last follow-up
   Json attributes = Json::object();
+  /// The reporter's receipt: an unguessable code (new_tracking_code()) that
+  /// shows the progress without personal data and takes the resident's
+  /// rating. Empty for incidents reported before codes existed.
+  std::string tracking_code;
 };
+
+/// A new tracking code: 10 characters of Crockford's base32 (50 random bits
+/// from the system's generator), e.g. "K7Q2M9XH3D".
+std::string new_tracking_code();
+/// `text` as a stored tracking code: upper case, without spaces and dashes,
+/// O read as 0 and I, L as 1 (as Crockford's base32 reads them); nullopt
+/// when it cannot be one.
+std::optional<std::string> normalize_tracking_code(std::string_view text);
 
 /// One entry of an incident's history (append-only). Its id is also the
 /// position in the live feed.

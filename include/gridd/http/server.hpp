@@ -42,6 +42,10 @@ struct ServerOptions {
   /// CORS headers), or a comma-separated list of origins (the request's
   /// Origin is echoed when listed, with Vary: Origin).
   std::string cors_origin = "*";
+  /// Behind a reverse proxy: the client's address is the last one the proxy
+  /// appended to X-Forwarded-For (anonymous intake limits count by it);
+  /// else the peer's address.
+  bool behind_proxy = false;
   /// gzip responses larger than this (compressible types only, when the
   /// client accepts gzip); 0 disables compression.
   std::size_t gzip_min_bytes = 1024;

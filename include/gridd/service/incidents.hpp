@@ -109,6 +109,9 @@ class IncidentService {
   Incident transition(std::int64_t id, const TransitionInput& input);
 
   [[nodiscard]] std::optional<Incident> get(std::int64_t id) const { return m_store.get(id); }
+  [[nodiscard]] std::optional<Incident> find_by_tracking_code(const std::string& code) const {
+    return m_store.find_by_tracking_code(code);
+  }
   /// @throws Error(not_found, "incident_not_found")
   [[nodiscard]] Incident require(std::int64_t id) const;
   [[nodiscard]] std::vector<IncidentEvent> history(std::int64_t id) const;

@@ -127,6 +127,8 @@ class IncidentStore {
   virtual void update(const Incident& next, std::int64_t expected_version, IncidentEvent& event) = 0;
 
   [[nodiscard]] virtual std::optional<Incident> get(std::int64_t id) = 0;
+  /// The incident with this tracking code, if any.
+  [[nodiscard]] virtual std::optional<Incident> find_by_tracking_code(const std::string& code) = 0;
   [[nodiscard]] virtual IncidentPage list(const IncidentQuery& query) = 0;
   [[nodiscard]] virtual std::int64_t count(const IncidentFilter& filter, const ColourClock& clock) = 0;
   [[nodiscard]] virtual std::vector<IncidentEvent> history(std::int64_t incident_id) = 0;

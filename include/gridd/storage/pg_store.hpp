@@ -32,6 +32,7 @@ class PgIncidentStore final : public IncidentStore {
   void insert(std::vector<Incident>& incidents, std::vector<IncidentEvent>& events) override;
   void update(const Incident& next, std::int64_t expected_version, IncidentEvent& event) override;
   std::optional<Incident> get(std::int64_t id) override;
+  std::optional<Incident> find_by_tracking_code(const std::string& code) override;
   IncidentPage list(const IncidentQuery& query) override;
   std::int64_t count(const IncidentFilter& filter, const ColourClock& clock) override;
   std::vector<IncidentEvent> history(std::int64_t incident_id) override;

@@ -26,11 +26,14 @@ struct FullApi {
         *catalog, incident_store, CategoryCatalogue::load(std::string(GRIDD_GEODATA_DIR) + "/categories.json"));
     tiles = std::make_unique<service::TileService>(*catalog, incidents.get(), std::vector<service::RasterSourceConfig>{});
     visits = std::make_unique<service::VisitService>(*catalog, visit_store, [] { return std::chrono::system_clock::now(); });
-    api = std::make_unique<Api>(*catalog, ApiOptions{}, incidents.get(), tiles.get(), nullptr, nullptr, nullptr,
-                                visits.get());
+    residents = std::make_unique<service::ResidentDesk>(*incidents, service::ResidentLimits{});
+    api = std::make_unique<Api>(*catalog, ApiOptions{},
+                                ApiServices{.incidents = incidents.get(), .tiles = tiles.get(), .visits = visits.get(),
+                                            .residents = residents.get()});
   }
   ~FullApi() {
     api.reset();
+    residents.reset();
     visits.reset();
     tiles.reset();
     incidents.reset();
@@ -40,6 +43,7 @@ struct FullApi {
   std::unique_ptr<service::IncidentService> incidents;
   std::unique_ptr<service::TileService> tiles;
   std::unique_ptr<service::VisitService> visits;
+  std::unique_ptr<service::ResidentDesk> residents;
   std::unique_ptr<Api> api;
 };
 

@@ -22,6 +22,7 @@
 #include "gridd/core/time.hpp"
 #include "gridd/service/catalog.hpp"
 #include "gridd/service/incidents.hpp"
+#include "gridd/service/residents.hpp"
 #include "gridd/storage/gpkg_store.hpp"
 #include "unit/test_util.hpp"
 
@@ -1223,6 +1224,107 @@ TEST(IncidentServiceSync, BringsInWhatAnotherInstanceCommitted) {
   EXPECT_EQ(open_total(other), 3);
   EXPECT_EQ(open_total(*f.svc), 3);
   (void)b;
+}
+
+// ---------------------------------------------------------------------------
+// The resident desk: tracking codes, limits of anonymous intake, photo window
+// ---------------------------------------------------------------------------
+
+TEST(TrackingCode, IsTenCrockfordCharactersAndReadsAsTyped) {
+  std::set<std::string> seen;
+  for (int k = 0; k < 2000; ++k) {
+    const std::string code = new_tracking_code();
+    ASSERT_EQ(code.size(), 10u);
+    EXPECT_EQ(code.find_first_not_of("0123456789ABCDEFGHJKMNPQRSTVWXYZ"), std::string::npos) << code;
+    seen.insert(code);
+    EXPECT_EQ(normalize_tracking_code(code), code);
+  }
+  EXPECT_EQ(seen.size(), 2000u) << "50 random bits: no repeats in 2000";
+  EXPECT_EQ(normalize_tracking_code("k7q2m-9xh3d"), "K7Q2M9XH3D");
+  EXPECT_EQ(normalize_tracking_code("O1IL 23456 7"), "0111234567");
+  EXPECT_FALSE(normalize_tracking_code("K7Q2M9XH3"));    // too short
+  EXPECT_FALSE(normalize_tracking_code("K7Q2M9XH3DD"));  // too long
+  EXPECT_FALSE(normalize_tracking_code("K7Q2M9XH3U"));   // U is not in the alphabet
+  EXPECT_FALSE(normalize_tracking_code(""));
+}
+
+TEST(ResidentDesk, CountsReportsPerAddressInASlidingWindowAndRefusesRepeats) {
+  Fixture f;
+  ResidentLimits limits;
+  parse_report_rate("2/10m", limits);
+  limits.duplicate_window = parse_duration("5m", "duplicate-window");
+  ResidentDesk desk(*f.svc, limits);
+  Incident a;
+  a.category = "unauthorized_structure";
+  a.description = "a shed  on the pavement";
+  a.lon = k_g1_lon;
+  a.lat = k_g1_lat;
+  a.tracking_code = "AAAAAAAAAA";
+  const TimePoint t0 = f.now;
+  desk.admit("10.0.0.1", a, t0);
+  // The same words and place within 5 minutes: a repeat, naming the first.
+  Incident same = a;
+  same.description = " a shed on the   pavement ";
+  same.lon += 0.0005;  // about 43 m east
+  same.tracking_code = "BBBBBBBBBB";
+  const std::string why =
+      test::expect_error([&] { desk.admit("10.0.0.1", same, t0 + minutes(4)); }, ErrorKind::conflict, "duplicate_report");
+  // ... but not from another address, nor after the window, nor 200 m away.
+  desk.admit("10.0.0.2", same, t0 + minutes(4));
+  Incident far = a;
+  far.lon += 0.0025;
+  desk.admit("10.0.0.1", far, t0 + minutes(4));
+  // Two in ten minutes: the third waits until the first leaves the window.
+  Incident third = a;
+  third.description = "another thing";
+  try {
+    desk.admit("10.0.0.1", third, t0 + minutes(7));
+    ADD_FAILURE() << "a third report in the window is refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::rate_limited);
+    EXPECT_EQ(e.code(), "rate_limited");
+    EXPECT_EQ(e.retry_after(), 180) << "the first report leaves the window at t0 + 10 min";
+  }
+  desk.admit("10.0.0.1", third, t0 + minutes(10));
+  // The repeat is welcome again once the duplicate window has passed (and the rate allows).
+  desk.admit("10.0.0.1", same, t0 + minutes(20));
+
+  // No limit: 0.
+  ResidentLimits none;
+  parse_report_rate("0", none);
+  none.duplicate_window = parse_duration("0", "duplicate-window");
+  ResidentDesk open(*f.svc, none);
+  for (int k = 0; k < 100; ++k) open.admit("10.0.0.1", a, t0);
+
+  // Bad settings name themselves.
+  ResidentLimits bad;
+  for (const char* text : {"3", "x/1h", "3/", "3/0", "-1/1h", "3/1y"}) {
+    test::expect_error([&] { parse_report_rate(text, bad); }, ErrorKind::invalid_input,
+                       std::string(text) == "3/1y" || std::string(text) == "3/" ? "invalid_duration" : "invalid_rate");
+  }
+}
+
+TEST(ResidentDesk, TakesPhotosWithinTheWindowAfterReportingAndOneRatingOnceClosed) {
+  Fixture f;
+  ResidentDesk desk(*f.svc, ResidentLimits{});
+  const Incident i = f.report();
+  ASSERT_EQ(i.tracking_code.size(), 10u);
+  EXPECT_EQ(desk.receipt(i.tracking_code).incident.id, i.id);
+  EXPECT_EQ(f.svc->find_by_tracking_code(i.tracking_code)->id, i.id);
+  (void)desk.add_photo(i.tracking_code, make_png(4, 4), "a.png");
+  f.now += minutes(61);
+  test::expect_error([&] { (void)desk.add_photo(i.tracking_code, make_png(4, 4), "b.png"); },
+                     ErrorKind::conflict, "photo_window_passed");
+  EXPECT_EQ(desk.receipt(i.tracking_code).photos, 1u);
+  test::expect_error([&] { (void)desk.rate(i.tracking_code, 5, ""); }, ErrorKind::conflict, "not_closed");
+  for (const A a : {A::register_, A::dispatch, A::accept, A::resolve, A::verify, A::close}) f.step(i.id, a);
+  EXPECT_TRUE(desk.receipt(i.tracking_code).can_rate);
+  const Receipt rated = desk.rate(i.tracking_code, 2, "slow");
+  EXPECT_EQ(rated.incident.satisfaction, 2);
+  EXPECT_FALSE(rated.can_rate);
+  EXPECT_EQ(rated.events.back().actor, "resident");
+  test::expect_error([&] { (void)desk.rate(i.tracking_code, 5, ""); }, ErrorKind::conflict, "already_rated");
+  test::expect_error([&] { (void)desk.receipt("0000000000"); }, ErrorKind::not_found, "tracking_code_not_found");
 }
 
 }  // namespace
