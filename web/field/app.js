@@ -3,7 +3,7 @@
 // scoped to /field/. Plain ES modules served by gridd, no bundler.
 import {
   makeI18n, el, haversine, formatDistance, formatTime, COLOURS, errorOf, categoryPicker, smallMap,
-  photoPosition, unlockAudio, beep, photoList as photoListOf, extension,
+  photoPosition, unlockAudio, beep, photoList as photoListOf, extension, prepareMapWorker,
 } from '/field/common.js';
 import { createOutbox, newKey } from '/field/outbox.js';
 import { strings } from '/field/strings.js';
@@ -70,7 +70,7 @@ const outbox = createOutbox({
     refreshPending();
   },
   onSent: (item, body) => {
-    if (item.kind === 'report') showRouted(body);
+    if (item.kind === 'report') showRouted(item.key, body);
     if (item.kind === 'visit') { toast(t('visit.saved')); loadVisits(); }
     if (item.kind === 'transition') { toast(`${t('sent')}: ${item.label}`); }
     scheduleTasks();
@@ -234,15 +234,21 @@ function navLinks(f) {
   ];
 }
 
+/** The category's name in the page's language (the incident carries the Chinese one). */
+function catName(p) {
+  const c = i18n.lang === 'en' && state.categories && (state.categories.categories || []).find((x) => x.code === p.category);
+  return (c && c.name_en) || p.category_name || p.category;
+}
+
 function taskCard(f, fresh) {
   const p = f.properties;
   const colour = p.colour || 'none';
   const grid = p.assignment && p.assignment.grid;
   const actions = (p.allowed_actions || []).filter((a) => WORKER_ACTIONS.includes(a));
-  const li = el('li', { class: `task${fresh ? ' fresh' : ''}`, dataset: { id: String(p.id), status: p.status }, style: `border-left-color:${COLOURS[colour]}` },
-    el('h3', {}, el('span', { class: 'cat' }, p.category_name || p.category),
+  const li = el('li', { class: `task${fresh ? ' fresh' : ''}${actions.length ? '' : ' waiting'}`, dataset: { id: String(p.id), status: p.status }, style: `border-left-color:${COLOURS[colour]}` },
+    el('h3', {}, el('span', { class: 'cat' }, catName(p)),
       el('span', { class: 'pill' }, t(`st.${p.status}`)),
-      el('span', { class: 'pill colour', style: `background:${COLOURS[colour]}` }, t(`colour.${colour}`)),
+      colour === 'none' ? null : el('span', { class: 'pill colour', style: `background:${COLOURS[colour]}` }, t(`colour.${colour}`)),
       el('span', { class: 'pill pending', hidden: !state.pendingIds.has(p.id) }, t('pending'))),
     el('p', { class: 'desc' }, p.description || ''),
     el('div', { class: 'meta' },
@@ -320,7 +326,10 @@ async function loadTasks() {
 async function loadThumbs(id) {
   const box = document.querySelector(`.task[data-id="${id}"] .thumbs`);
   if (!box) return;
-  let urls = state.thumbs.get(id);
+  // Photos are added by steps: the incident's version tells when to look again.
+  const f = state.tasks.find((x) => x.properties.id === id);
+  const cacheKey = `${id}:${f ? f.properties.version : 0}`;
+  let urls = state.thumbs.get(cacheKey);
   if (!urls) {
     try {
       const { body } = await api(`/incidents/${id}/attachments`);
@@ -329,7 +338,7 @@ async function loadThumbs(id) {
         const r = await fetch(a.url, { headers: headers() });
         if (r.ok) urls.push(URL.createObjectURL(await r.blob()));
       }
-      state.thumbs.set(id, urls);
+      state.thumbs.set(cacheKey, urls);
     } catch {
       return;  // offline: no thumbnails
     }
@@ -454,35 +463,35 @@ function setupReport() {
     const body = { category, description: $('r-note').value.trim(), lon: round(lon), lat: round(lat), channel: 'grid_worker' };
     const address = $('r-address').value.trim();
     if (address) body.address = address;
-    const report = { kind: 'report', method: 'POST', path: '/incidents', body, label: t('label.report', { cat: picker.name(category) }) };
-    const [made] = await outbox.add([report]);
     // The photos go to the incident the report creates: its id is filled in when they are sent.
-    if (state.report.photos.length) {
-      await outbox.add(photoItems(state.report.photos, (name) => `/incidents/{incident}/attachments?filename=${encodeURIComponent(name)}`,
-        { refs: { '{incident}': made.key } }));
-    }
+    const key = newKey();
+    const items = [{ kind: 'report', key, method: 'POST', path: '/incidents', body, label: t('label.report', { cat: picker.name(category) }) },
+      ...photoItems(state.report.photos, (name) => `/incidents/{incident}/attachments?filename=${encodeURIComponent(name)}`,
+        { refs: { '{incident}': key } })];
+    const result = $('r-result');
+    result.hidden = false;
+    result.className = 'result queued';
+    result.dataset.key = key;
+    result.textContent = t('report.queued');
+    await outbox.add(items);
     state.report.photos.length = 0;
     render();
     picker.reset();
     $('r-note').value = '';
     $('r-address').value = '';
-    const result = $('r-result');
-    result.hidden = false;
-    result.className = 'result queued';
-    result.dataset.key = made.key;
-    result.textContent = t('report.queued', { n: await outbox.count() });
   });
 }
 
 function round(x) { return Math.round(x * 1e7) / 1e7; }
 
-function showRouted(feature) {
+function showRouted(key, feature) {
   const p = feature && feature.properties;
   if (!p) return;
+  const result = $('r-result');
+  if (result.dataset.key !== key) return;  // an older report, sent late: its answer is in the task list
   const a = p.assignment || {};
   const grid = a.grid ? `${a.grid.name}（${a.grid.code}）` : '—';
   const worker = a.assignee && a.assignee.name ? a.assignee.name : t('report.nobody');
-  const result = $('r-result');
   result.hidden = false;
   result.className = 'result';
   result.dataset.incident = String(p.id);
@@ -609,6 +618,7 @@ async function loadReference() {
     state.tiles = c.tiles || null;
   }
   picker.set(state.categories);
+  await prepareMapWorker();
 }
 
 async function start() {

@@ -165,6 +165,24 @@ export function categoryPicker(searchInput, select, i18n) {
 // moves and a finger drags.
 // ---------------------------------------------------------------------------
 
+// MapLibre draws in a web worker. Its script is fetched by the page (so the
+// service worker can answer it offline) and handed over as a blob URL; call
+// this before the first map.
+let workerReady = null;
+export function prepareMapWorker() {
+  workerReady ||= (async () => {
+    try {
+      const r = await fetch('/web/node_modules/maplibre-gl/dist/maplibre-gl-worker.mjs');
+      if (!r.ok) return;
+      const blob = new Blob([await r.text()], { type: 'text/javascript' });
+      maplibregl.setWorkerUrl(URL.createObjectURL(blob));
+    } catch {
+      // MapLibre finds its worker itself
+    }
+  })();
+  return workerReady;
+}
+
 export function basemapStyle(tiles, tileFilter = (u) => u) {
   const sources = {};
   const layers = [{ id: 'background', type: 'background', paint: { 'background-color': '#eef0f3' } }];
@@ -221,7 +239,7 @@ export function smallMap(container, o) {
   return {
     map,
     /** Put the marker at a position from elsewhere (GPS, photo, grid) and look at it. */
-    show(pos, zoom = 16) {
+    show(pos, zoom = 15) {
       place(pos, false);
       map.jumpTo({ center: pos, zoom: Math.max(map.getZoom(), zoom) });
     },

@@ -3,7 +3,7 @@
 // /report/status/CODE shows the progress of a report by its tracking code
 // and, once it is resolved, asks how satisfied the resident is (回访).
 import {
-  makeI18n, el, formatTime, errorOf, categoryPicker, smallMap, photoList, extension, pointInside,
+  makeI18n, el, formatTime, errorOf, categoryPicker, smallMap, photoList, extension, pointInside, prepareMapWorker,
 } from '/field/common.js';
 import { newKey } from '/field/outbox.js';
 
@@ -168,7 +168,7 @@ async function setupForm() {
   $('use-gps').addEventListener('click', locate);
   $('use-place').addEventListener('click', () => { if (state.place && state.place.pos) setPosition(state.place.pos, 'place'); });
   const [cats, tiles] = await Promise.all([getJson('/categories').catch(() => ({ categories: [], groups: [] })),
-    getJson('/tiles').catch(() => null), loadPlace(params)]);
+    getJson('/tiles').catch(() => null), loadPlace(params), prepareMapWorker()]);
   picker.set(cats);
   state.map = smallMap($('map'), { tiles, center: state.place && state.place.pos, zoom: state.place && state.place.pos ? 15 : 11,
     onMove: (pos) => setPosition(pos, 'map') });
