@@ -162,6 +162,7 @@ test('offline, a report with its photo and a visit wait in the outbox, survive a
   await page.selectOption('#r-category', 'exposed_garbage');
   await page.fill('#r-note', '路边垃圾桶满溢');
   await noOverflow(page, 390);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, 'field-report-390');
   await page.click('#r-send');
   await page.waitForSelector('#r-result.queued:not([hidden])');

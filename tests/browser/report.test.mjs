@@ -60,6 +60,7 @@ test('a resident reports with a photo, follows the progress by the tracking code
   await page.fill('#name', '张女士');
   await page.fill('#phone', '13900001234');
   await noOverflow(page, 390);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, 'report-form-390');
   await page.click('#send');
   await page.waitForSelector('#view-done:not([hidden])', { timeout: 15000 });
@@ -135,6 +136,9 @@ test('the same report twice, and too many reports, are told kindly', async () =>
   await page.click('#send');
   await page.waitForSelector('#error:not([hidden])', { timeout: 15000 });
   assert.match(await page.textContent('#error'), /已经提交过/);
+  // ...with the way to the earlier report.
+  const earlier = await page.getAttribute('#error a.earlier', 'href');
+  assert.match(earlier, /^\/report\/status\/[A-Z0-9]{10}$/);
   await shot(page, 'report-duplicate-390');
 
   // The server's answer to a burst of reports (429 with Retry-After), as the page shows it.

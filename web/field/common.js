@@ -239,7 +239,7 @@ export function smallMap(container, o) {
   return {
     map,
     /** Put the marker at a position from elsewhere (GPS, photo, grid) and look at it. */
-    show(pos, zoom = 15) {
+    show(pos, zoom = 14) {
       place(pos, false);
       map.jumpTo({ center: pos, zoom: Math.max(map.getZoom(), zoom) });
     },

@@ -18,7 +18,7 @@ const strings = {
     'contact.hint': '仅供工作人员回访联系，不会公开。', send: '提交', sending: '正在提交…',
     'need.category': '请选择问题类别。', 'need.description': '请描述一下问题。', 'need.position': '请确定问题位置：允许定位，或在地图上点选。',
     'place.grid': '您正在向 {name} 反映问题', 'place.station': '您正在通过 {name} 反映问题', 'place.unknown': '未找到编码 {code} 对应的网格或站点，仍可提交。',
-    'err.rate': '提交太频繁了，请 {n} 秒后再试。', 'err.duplicate': '相同的问题刚刚已经提交过，无需重复提交。',
+    'err.rate': '提交太频繁了，请 {n} 秒后再试。', 'err.duplicate': '相同的问题刚刚已经提交过，无需重复提交。', 'err.duplicate.link': '查看进度（{code}）', 'meta.photos': '附照片 {n} 张',
     'err.closed': '此服务暂不接受匿名上报，请拨打热线反映。', 'err.offline': '网络不通，请检查网络后再试（内容已保留）。',
     'err.other': '提交失败：{msg}', 'done.title': '已收到您的反映', 'done.code': '查询码',
     'done.keep': '请记下查询码或收藏下面的链接，可随时查看办理进度。', 'done.track': '查看办理进度', 'done.again': '再反映一个问题',
@@ -45,7 +45,7 @@ const strings = {
     'contact.hint': 'Only for the staff to call you back; never published.', send: 'Send', sending: 'Sending…',
     'need.category': 'Please choose a category.', 'need.description': 'Please describe the problem.', 'need.position': 'Please give the position: allow location, or tap the map.',
     'place.grid': 'You are reporting to {name}', 'place.station': 'You are reporting through {name}', 'place.unknown': 'No grid or station has the code {code}; you may still report.',
-    'err.rate': 'Too many reports; please try again in {n} seconds.', 'err.duplicate': 'The same report was sent a moment ago; no need to send it again.',
+    'err.rate': 'Too many reports; please try again in {n} seconds.', 'err.duplicate': 'The same report was sent a moment ago; no need to send it again.', 'err.duplicate.link': 'See its progress ({code})', 'meta.photos': '{n} photo(s) attached',
     'err.closed': 'This service does not take anonymous reports; please call the hotline.', 'err.offline': 'No network; please try again (your text is kept).',
     'err.other': 'Could not send: {msg}', 'done.title': 'Thank you, we received it', 'done.code': 'Tracking code',
     'done.keep': 'Note the code or bookmark the link below to follow the progress.', 'done.track': 'See the progress', 'done.again': 'Report another problem',
@@ -145,17 +145,27 @@ async function loadPlace(params) {
   const grid = params.get('grid'), station = params.get('station');
   const code = grid || station;
   if (!code) return;
+  const kind = grid ? 'grid' : 'station';
   try {
-    const fc = await getJson(grid ? `/grids?code=${encodeURIComponent(grid)}&geometry=true&limit=1`
-      : `/stations?code=${encodeURIComponent(station)}&limit=1`);
-    const f = fc.features && fc.features[0];
-    if (!f) throw new Error('not found');
-    state.place = { kind: grid ? 'grid' : 'station', code, name: f.properties.name, pos: pointInside(f.geometry) };
-    $('place').textContent = t(grid ? 'place.grid' : 'place.station', { name: f.properties.name });
-    $('use-place').hidden = !state.place.pos;
+    let place;
+    try {
+      // The place a QR code names: its name and a position inside it.
+      const p = await getJson(`/report/place?${kind}=${encodeURIComponent(code)}`);
+      place = { kind, code, name: p.name, pos: p.position };
+    } catch (err) {
+      if (err.status !== 404 && err.status !== 405 && err.status !== undefined) throw err;
+      const fc = await getJson(grid ? `/grids?code=${encodeURIComponent(grid)}&geometry=true&limit=1`
+        : `/stations?code=${encodeURIComponent(station)}&limit=1`);
+      const f = fc.features && fc.features[0];
+      if (!f) throw new Error('not found');
+      place = { kind, code, name: f.properties.name, pos: pointInside(f.geometry) };
+    }
+    state.place = place;
+    $('place').textContent = t(grid ? 'place.grid' : 'place.station', { name: place.name });
+    $('use-place').hidden = !place.pos;
     $('use-place').textContent = t(grid ? 'pos.place' : 'pos.place.station');
   } catch {
-    state.place = { kind: grid ? 'grid' : 'station', code, name: code, pos: null };
+    state.place = { kind, code, name: code, pos: null };
     $('place').textContent = t('place.unknown', { code });
   }
   $('place').hidden = false;
@@ -170,7 +180,7 @@ async function setupForm() {
   const [cats, tiles] = await Promise.all([getJson('/categories').catch(() => ({ categories: [], groups: [] })),
     getJson('/tiles').catch(() => null), loadPlace(params), prepareMapWorker()]);
   picker.set(cats);
-  state.map = smallMap($('map'), { tiles, center: state.place && state.place.pos, zoom: state.place && state.place.pos ? 15 : 11,
+  state.map = smallMap($('map'), { tiles, center: state.place && state.place.pos, zoom: state.place && state.place.pos ? 14 : 11,
     onMove: (pos) => setPosition(pos, 'map') });
   locate();
 
@@ -199,7 +209,7 @@ async function setupForm() {
       if (!r.ok) {
         const err = errorOf(answer);
         if (r.status === 429) showError('error', t('err.rate', { n: r.headers.get('Retry-After') || '60' }));
-        else if (err.code === 'duplicate_report') showError('error', t('err.duplicate'));
+        else if (err.code === 'duplicate_report') duplicate(answer);
         else if (r.status === 401 || r.status === 403) showError('error', t('err.closed'));
         else showError('error', t('err.other', { msg: err.message || r.statusText }));
         if (r.status !== 409 || err.code !== 'idempotency_in_progress') state.key = null;
@@ -218,6 +228,19 @@ async function setupForm() {
       send.textContent = t('send');
     }
   });
+}
+
+/** The same report a moment ago: say so, and lead to the earlier one. */
+function duplicate(answer) {
+  let details = answer && (answer.details || (answer.error && answer.error.details));
+  if (typeof details === 'string') { try { details = JSON.parse(details); } catch { details = null; } }
+  const code = details && details.tracking_code;
+  const box = $('error');
+  box.replaceChildren(t('err.duplicate'));
+  if (code) {
+    box.append(' ', el('a', { href: `/report/status/${encodeURIComponent(code)}`, class: 'earlier' }, t('err.duplicate.link', { code })));
+  }
+  box.hidden = false;
 }
 
 async function done(feature) {
@@ -275,9 +298,8 @@ function renderTrack(tr) {
     tr.reported_at ? t('meta.reported', { t: formatTime(tr.reported_at, i18n.lang) }) : '',
     tr.due_at && !tr.resolved_at ? t('meta.due', { t: formatTime(tr.due_at, i18n.lang) }) : '',
   ].filter(Boolean).map((s) => el('span', { class: 'metaline' }, s, el('br'))));
-  const photos = Array.isArray(tr.photos) ? tr.photos : [];
-  $('s-photos').replaceChildren(...photos.map((ph) => (typeof ph === 'string' ? ph : ph && ph.url)).filter(Boolean)
-    .map((u) => el('img', { src: u, alt: '', loading: 'lazy' })));
+  const photos = Array.isArray(tr.photos) ? tr.photos.length : Number(tr.photos) || 0;
+  $('s-photos').textContent = photos ? t('meta.photos', { n: photos }) : '';
 
   // What happened, then the steps still ahead (greyed).
   const events = (tr.events || []).filter((e) => e && e.action);
