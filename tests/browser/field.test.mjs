@@ -41,9 +41,9 @@ async function report(description, dispatch = true) {
   return f.id;
 }
 
-async function phone(options = PHONE) {
-  const context = await browser.newContext({ ...options, permissions: ['geolocation'],
-    geolocation: { latitude: place.lat, longitude: place.lon, accuracy: 12 } });
+async function phone(options = PHONE, located = true) {
+  const context = await browser.newContext(located ? { ...options, permissions: ['geolocation'],
+    geolocation: { latitude: place.lat, longitude: place.lon, accuracy: 12 } } : options);
   const page = await context.newPage();
   const problems = watch(page, (text, url) => (/status of 401/.test(text) && url.endsWith('/whoami'))
     || (offlineNoise.on && /ERR_INTERNET_DISCONNECTED|Failed to fetch|net::ERR/.test(text)));
@@ -126,6 +126,7 @@ test('the worker signs in, accepts and resolves a task with a photo, and sees a 
   const seconds = (Date.now() - t0) / 1000;
   assert.ok(seconds < 5, `arrived after ${seconds} s`);
   assert.match(await page.title(), /^\(1\) 网格员/);
+  assert.ok(await page.evaluate(() => window.griddField.beeps) >= 1, 'no beep');
   assert.equal(await page.textContent('#badge'), '1');
   await shot(page, 'field-new-task-390');
   await page.click('#tabs button[data-tab=tasks]');
@@ -207,6 +208,29 @@ test('offline, a report with its photo and a visit wait in the outbox, survive a
   assert.equal((await server.api(`/visits?worker=${encodeURIComponent(place.worker.name)}`)).features.length, 1);
   await page.click('#tabs button[data-tab=visits]');
   await page.waitForSelector('#visits .visit');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('without a position from the phone, a photo\'s EXIF GPS places the report; the answer names the grid and the worker', async () => {
+  const { context, page, problems } = await phone(PHONE, false);
+  const tagged = makeJpeg(server.dir, 'gps.jpg', [90, 160, 90], { lon: place.lon, lat: place.lat });
+  await signIn(page, worker);
+  await page.waitForSelector('#tasks .task', { timeout: 15000 });
+  await page.click('#tabs button[data-tab=report]');
+  await page.waitForFunction(() => /无法定位/.test(document.getElementById('r-pos').textContent), null, { timeout: 15000 });
+  await page.setInputFiles('#r-photo', tagged);
+  await page.waitForFunction(() => document.getElementById('r-pos').dataset.source === 'exif', null, { timeout: 10000 });
+  const [lon, lat] = await page.evaluate(() => window.griddField.report.pos);
+  assert.ok(Math.abs(lon - place.lon) < 1e-5 && Math.abs(lat - place.lat) < 1e-5, `${lon}, ${lat}`);
+  await page.selectOption('#r-category', 'parking_disorder');
+  await page.fill('#r-note', '消防通道有车辆长期停放');
+  await page.click('#r-send');
+  await page.waitForSelector('#r-result[data-incident]', { timeout: 15000 });
+  const text = await page.textContent('#r-result');
+  assert.ok(text.includes(place.grid.properties.name) && text.includes(place.worker.name), text);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, 'field-report-routed-390');
   assert.deepEqual(problems, []);
   await context.close();
 });

@@ -93,12 +93,20 @@ export async function gridWithWorker(server) {
   throw new Error('no grid with a worker and a point inside it');
 }
 
-/** A small JPEG made by GDAL (a coloured 64x48 image). */
-export function makeJpeg(dir, name = 'photo.jpg', colour = [200, 80, 40]) {
+/** Degrees as EXIF writes them: "(d) (m) (s)". */
+function dms(x) {
+  const d = Math.floor(x), m = Math.floor((x - d) * 60), s = ((x - d) * 60 - m) * 60;
+  return `(${d}) (${m}) (${s.toFixed(4)})`;
+}
+
+/** A small JPEG made by GDAL (a coloured 64x48 image), with the EXIF GPS position of `gps` ({lon, lat}) if given. */
+export function makeJpeg(dir, name = 'photo.jpg', colour = [200, 80, 40], gps = null) {
   const tif = path.join(dir, `${name}.tif`), jpg = path.join(dir, name);
   execFileSync('gdal_create', ['-q', '-of', 'GTiff', '-outsize', '64', '48', '-bands', '3', '-ot', 'Byte',
     ...colour.flatMap((c) => ['-burn', String(c)]), tif]);
-  execFileSync('gdal_translate', ['-q', '-of', 'JPEG', tif, jpg]);
+  const exif = gps ? ['-co', 'WRITE_EXIF_METADATA=YES', '-mo', 'EXIF_GPSLatitudeRef=N', '-mo', `EXIF_GPSLatitude=${dms(gps.lat)}`,
+    '-mo', 'EXIF_GPSLongitudeRef=E', '-mo', `EXIF_GPSLongitude=${dms(gps.lon)}`] : [];
+  execFileSync('gdal_translate', ['-q', '-of', 'JPEG', ...exif, tif, jpg]);
   readFileSync(jpg);
   return jpg;
 }

@@ -27,7 +27,7 @@ const state = {
   thumbs: new Map(), categories: null, tiles: null, feed: null, view: 'tasks',
   report: { photos: [], pos: null, source: null, map: null },
   visit: { pos: null, source: null, map: null },
-  resolve: { photos: [], incident: null }, ready: false, lastFeedAt: 0,
+  resolve: { photos: [], incident: null }, ready: false, lastFeedAt: 0, beeps: 0,
 };
 window.griddField = state;  // for the browser tests and the curious
 
@@ -312,7 +312,7 @@ async function loadTasks() {
       await refreshPending();
       renderTasks(fresh);
       if (fresh.size) {
-        beep();
+        if (beep()) state.beeps += 1;
         setBadge(state.unseen + fresh.size);
         toast(`${t('new.task')}: ${list.filter((f) => fresh.has(f.properties.id)).map((f) => f.properties.category_name).join('、')}`);
       }
@@ -473,6 +473,7 @@ function setupReport() {
     result.className = 'result queued';
     result.dataset.key = key;
     result.textContent = t('report.queued');
+    window.scrollTo({ top: 0, behavior: 'smooth' });
     await outbox.add(items);
     state.report.photos.length = 0;
     render();
@@ -536,6 +537,7 @@ function setupVisits() {
     result.hidden = false;
     result.className = navigator.onLine ? 'result' : 'result queued';
     result.textContent = navigator.onLine ? t('visit.saved') : t('queued');
+    window.scrollTo({ top: 0, behavior: 'smooth' });
   });
 }
 
