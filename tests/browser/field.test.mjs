@@ -248,6 +248,16 @@ test('the pages fit a 1024 px tablet', async () => {
   await page.click('#tabs button[data-tab=visits]');
   await noOverflow(page, 1024);
   await shot(page, 'field-visits-1024');
+  // Signing out forgets the token and the kept task list.
+  await page.click('#me');
+  await page.waitForSelector('#me-dialog[open]');
+  assert.match(await page.textContent('#me-name'), new RegExp(place.worker.name));
+  assert.match(await page.textContent('#me-scope'), new RegExp(place.code));
+  await shot(page, 'field-me-1024');
+  await Promise.all([page.waitForNavigation(), page.click('#signout')]);
+  await page.waitForSelector('#signin-form', { state: 'visible' });
+  assert.equal(await page.evaluate(() => localStorage.getItem('gridd.field.token')), null);
+  assert.equal(await page.evaluate(async () => (await caches.keys()).includes('gridd-field-api')), false);
   assert.deepEqual(problems, []);
   await context.close();
 });

@@ -62,6 +62,7 @@ function keep(key, value) { const c = cache(); c[key] = value; localStorage.setI
 
 const outbox = createOutbox({
   headers: () => headers(),
+  owner: () => (state.who && state.who.name) || '',
   onChange: (n) => {
     const b = $('outbox');
     b.hidden = n === 0;
@@ -76,7 +77,8 @@ const outbox = createOutbox({
     scheduleTasks();
   },
   onFailed: (item, error) => {
-    toast(t('failed.item', { label: item.label || item.kind, msg: error.message || error.code }), 6000);
+    const msg = error.code === 'other_worker' ? t('failed.other', { name: error.message }) : error.message || error.code;
+    toast(t('failed.item', { label: item.label || item.kind, msg }), 6000);
     scheduleTasks();
   },
   onAuth: () => signedOut(t('signin.bad')),
@@ -132,6 +134,9 @@ function setupSignin() {
     }
   });
   $('signout').addEventListener('click', async () => {
+    const waiting = await outbox.count();
+    if (waiting && !window.confirm(t('signout.drop', { n: waiting }))) return;
+    await outbox.clear();
     localStorage.removeItem(TOKEN_KEY);
     localStorage.removeItem(WHO_KEY);
     if (window.caches) await caches.delete('gridd-field-api');  // the last task list was this worker's
@@ -595,6 +600,7 @@ async function openMe() {
   const items = await outbox.all();
   $('outbox-list').replaceChildren(...(items.length ? items.map((i) => el('li', {}, `${i.label || i.kind} · ${formatTime(i.created, i18n.lang)}`))
     : [el('li', { class: 'muted' }, t('outbox.empty'))]));
+  $('outbox-send').hidden = !items.length;
   const failed = await outbox.failed();
   $('failed-head').hidden = !failed.length;
   $('failed-clear').hidden = !failed.length;

@@ -54,7 +54,7 @@ export function newKey() {
 
 /**
  * The outbox.
- * @param {object} o  {headers(): object, onChange(count), onSent(item, body), onFailed(item, error), onAuth()}
+ * @param {object} o  {headers(): object, owner(): string, onChange(count), onSent(item, body), onFailed(item, error), onAuth()}
  */
 export function createOutbox(o) {
   let running = null, timer = null, delay = 1000, stopped = false;
@@ -68,7 +68,8 @@ export function createOutbox(o) {
    * contentType, label, refs: {'{name}': key}, attachRefs: [key]} — a key is added when missing.
    */
   async function add(items) {
-    const made = items.map((it) => ({ key: newKey(), created: new Date().toISOString(), ...it }));
+    const owner = o.owner ? o.owner() : '';
+    const made = items.map((it) => ({ key: newKey(), created: new Date().toISOString(), owner, ...it }));
     await tx(['outbox'], 'readwrite', (t) => { for (const it of made) t.objectStore('outbox').add(it); });
     await changed();
     flush();
@@ -119,6 +120,14 @@ export function createOutbox(o) {
       const items = await all();
       if (!items.length) { delay = 1000; return; }
       const item = items[0];
+      if (o.owner && item.owner && item.owner !== o.owner()) {
+        // Made by someone who has signed out since: never sent with another person's token.
+        const error = { status: 0, code: 'other_worker', message: item.owner };
+        await finish(item, ['failed'], (t) => t.objectStore('failed').put({ key: item.key, label: item.label, ...error }));
+        if (o.onFailed) o.onFailed(item, error);
+        await changed();
+        continue;
+      }
       const built = await build(item);
       if (built.missing) {
         // The item it depends on failed for good: this one cannot be sent.
@@ -178,10 +187,22 @@ export function createOutbox(o) {
 
   window.addEventListener('online', () => { delay = 1000; flush(); });
   changed();
+  // Answers are kept for the items that refer to them; a week is plenty.
+  tx(['results'], 'readwrite', (t) => {
+    const week = Date.now() - 7 * 24 * 3600 * 1000;
+    t.objectStore('results').openCursor().onsuccess = (e) => {
+      const c = e.target.result;
+      if (!c) return;
+      if (c.value.at < week) c.delete();
+      c.continue();
+    };
+  }).catch(() => {});
 
   return {
     add, flush, count, all, resultOf,
     async failed() { return tx(['failed'], 'readonly', (t) => req(t.objectStore('failed').getAll())); },
+    /** Drop everything not sent yet (signing out). */
+    async clear() { await tx(['outbox'], 'readwrite', (t) => t.objectStore('outbox').clear()); await changed(); },
     async clearFailed() { await tx(['failed'], 'readwrite', (t) => t.objectStore('failed').clear()); },
     stop() { stopped = true; clearTimeout(timer); },
     start() { stopped = false; flush(); },
