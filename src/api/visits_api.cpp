@@ -29,7 +29,31 @@ Json visit_feature(const Visit& v, bool personal_data) {
                 {"visited_at", v.visited_at},
                 {"worker", {{"name", v.worker_name}, {"phone", personal_data ? text_or_null(v.worker_phone) : Json(nullptr)}}},
                 {"grid", v.grid_id ? Json{{"id", v.grid_id}, {"code", v.grid_code}, {"name", v.grid_name}} : Json(nullptr)},
-                {"created_at", v.created_at}}}};
+                {"created_at", v.created_at},
+                {"photos", v.photos}}}};
+}
+
+Json photo_json(const VisitPhoto& p) {
+  return Json{{"id", p.id},
+              {"visit_id", p.visit_id},
+              {"filename", text_or_null(p.filename)},
+              {"media_type", p.media_type},
+              {"size", p.size},
+              {"width", p.width},
+              {"height", p.height},
+              {"created_at", p.created_at},
+              {"url", "/visits/" + std::to_string(p.visit_id) + "/attachments/" + std::to_string(p.id)}};
+}
+
+/// A visit the caller may see: inside its scope (404 otherwise, as for incidents).
+Visit visible_visit(const ApiContext& ctx, const Request& r, const PathParams& p) {
+  const std::int64_t id = path_id(p.at("id"));
+  Visit v = ctx.visits->require(id);
+  const auto scope = principal_scope(r, ctx.catalog);
+  if (scope && (v.grid_id == 0 || v.chain[static_cast<int>(scope->first)] != scope->second)) {
+    throw_not_found("visit_not_found", "no visit with id " + std::to_string(id), "id");
+  }
+  return v;
 }
 
 /// The filter of a listing: grid (narrowed to the token's scope), worker
@@ -107,6 +131,57 @@ Response list_visits(const ApiContext& ctx, const Request& r, const PathParams&)
   return json_response(body, 200, "application/geo+json");
 }
 
+Response get_visit(const ApiContext& ctx, const Request& r, const PathParams& p) {
+  const Visit v = visible_visit(ctx, r, p);
+  Json f = visit_feature(v, r.principal.personal_data);
+  Json list = Json::array();
+  for (const auto& photo : ctx.visits->photos_of(v.id)) list.push_back(photo_json(photo));
+  f["properties"]["attachments"] = std::move(list);
+  return json_response(f, 200, "application/geo+json");
+}
+
+Response add_visit_photo(const ApiContext& ctx, const Request& r, const PathParams& p) {
+  const Visit v = visible_visit(ctx, r, p);
+  const Principal& who = r.principal;
+  // A worker adds photos to the visits they recorded.
+  if (who.worker() && v.token_id != who.token_id && !is_assignee(who, v.worker_name, v.worker_phone)) {
+    throw Error(ErrorKind::forbidden, "not_your_visit", "a worker adds photos to the visits they recorded", "id");
+  }
+  if (!who.authenticated && !who.is_open()) {
+    throw Error(ErrorKind::unauthorized, "unauthorized", "visit photos are added with a worker's token", "authorization");
+  }
+  const VisitPhoto photo = ctx.visits->add_photo(v.id, r.body, param(r, "filename").value_or(""));
+  Response res = json_response(photo_json(photo), 201);
+  res.headers.emplace_back("Location", "/visits/" + std::to_string(v.id) + "/attachments/" + std::to_string(photo.id));
+  return res;
+}
+
+Response list_visit_photos(const ApiContext& ctx, const Request& r, const PathParams& p) {
+  const Visit v = visible_visit(ctx, r, p);
+  Json list = Json::array();
+  for (const auto& photo : ctx.visits->photos_of(v.id)) list.push_back(photo_json(photo));
+  return json_response(Json{{"visit_id", v.id}, {"attachments", std::move(list)}});
+}
+
+Response get_visit_photo(const ApiContext& ctx, const Request& r, const PathParams& p) {
+  const Visit v = visible_visit(ctx, r, p);
+  const std::int64_t id = path_id(p.at("photo"));
+  auto photo = ctx.visits->photo(v.id, id);
+  if (!photo) throw_not_found("attachment_not_found", "visit " + std::to_string(v.id) + " has no photo " + std::to_string(id), "photo");
+  const std::string tag = "\"v" + std::to_string(id) + "\"";
+  Response res;
+  res.headers.emplace_back("ETag", tag);
+  res.headers.emplace_back("Cache-Control", "private, max-age=31536000, immutable");
+  if (const std::string* inm = r.header("if-none-match"); inm && *inm == tag) {
+    res.status = 304;
+    res.content_type.clear();
+    return res;
+  }
+  res.content_type = photo->media_type;
+  res.body = std::move(photo->data);
+  return res;
+}
+
 Response weekly_visits(const ApiContext& ctx, const Request& r, const PathParams&) {
   Json weeks = Json::array();
   for (const auto& w : ctx.visits->weekly(filter_of(ctx, r))) {
@@ -125,6 +200,10 @@ void add_visit_routes(Router& router, const ApiContext& ctx) {
   router.add("POST", "/visits", route_to(ctx, record_visit), Permission::report_incidents);
   router.add("GET", "/visits/weekly", route_to(ctx, weekly_visits));
   router.add("GET", "/visits", route_to(ctx, list_visits));
+  router.add("GET", "/visits/{id}", route_to(ctx, get_visit));
+  router.add("POST", "/visits/{id}/attachments", route_to(ctx, add_visit_photo), Permission::report_incidents);
+  router.add("GET", "/visits/{id}/attachments", route_to(ctx, list_visit_photos));
+  router.add("GET", "/visits/{id}/attachments/{photo}", route_to(ctx, get_visit_photo));
 }
 
 }  // namespace gridd::api

@@ -1,7 +1,5 @@
 #include "gridd/service/incidents.hpp"
-
-#include <cpl_vsi.h>
-#include <gdal_priv.h>
+#include "gridd/service/images.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -12,7 +10,6 @@
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
 #include "gridd/core/text.hpp"
-#include "gridd/storage/gdal_errors.hpp"
 
 namespace gridd::service {
 
@@ -29,13 +26,6 @@ const Person* responsible(const Grid& g) {
 }
 
 TimePoint parse_stored(const std::string& iso) { return try_parse_time(iso, 0).value_or(TimePoint{}); }
-
-struct MediaType {
-  const char* driver;
-  const char* type;
-};
-constexpr MediaType k_image_types[] = {
-    {"JPEG", "image/jpeg"}, {"PNG", "image/png"}, {"WEBP", "image/webp"}, {"GIF", "image/gif"}};
 
 }  // namespace
 
@@ -424,33 +414,11 @@ Attachment IncidentService::add_attachment(std::int64_t incident_id, std::string
                     std::to_string(m_options.max_attachments_per_incident) + " attachments",
                 "body");
   }
-  // Let GDAL say what the bytes are: only real raster images of the photo
-  // formats pass.
+  const ImageInfo image = inspect_image(bytes);
   Attachment a;
-  {
-    static std::atomic<std::uint64_t> counter{0};
-    const std::string name = "/vsimem/gridd_attachment_" + std::to_string(++counter);
-    GDALAllRegister();
-    storage::QuietGdalErrors quiet;
-    VSILFILE* f = VSIFileFromMemBuffer(name.c_str(), reinterpret_cast<GByte*>(bytes.data()),
-                                       static_cast<vsi_l_offset>(bytes.size()), FALSE);
-    if (f) VSIFCloseL(f);
-    const char* drivers[] = {"JPEG", "PNG", "WEBP", "GIF", nullptr};
-    GDALDatasetUniquePtr ds(GDALDataset::Open(name.c_str(), GDAL_OF_RASTER, drivers, nullptr, nullptr));
-    if (ds) {
-      const char* driver = ds->GetDriver() ? ds->GetDriver()->GetDescription() : "";
-      for (const auto& m : k_image_types) {
-        if (std::string(driver) == m.driver) a.media_type = m.type;
-      }
-      a.width = ds->GetRasterXSize();
-      a.height = ds->GetRasterYSize();
-    }
-    ds.reset();
-    VSIUnlink(name.c_str());
-    if (a.media_type.empty() || a.width <= 0 || a.height <= 0) {
-      throw_invalid("not_an_image", "the attachment is not a JPEG, PNG, WebP or GIF image", "body");
-    }
-  }
+  a.media_type = image.media_type;
+  a.width = image.width;
+  a.height = image.height;
   a.incident_id = incident_id;
   a.filename = std::move(filename);
   a.size = static_cast<std::int64_t>(bytes.size());

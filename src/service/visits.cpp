@@ -8,6 +8,7 @@
 #include "gridd/core/error.hpp"
 #include "gridd/core/text.hpp"
 #include "gridd/core/time.hpp"
+#include "gridd/service/images.hpp"
 
 namespace gridd::service {
 
@@ -22,6 +23,41 @@ constexpr auto k_future_slack = std::chrono::minutes(10);
 VisitService::VisitService(const Catalog& catalog, storage::VisitStore& store, std::function<TimePoint()> clock,
                            int utc_offset_minutes)
     : m_catalog(catalog), m_store(store), m_clock(std::move(clock)), m_utc_offset_minutes(utc_offset_minutes) {}
+
+Visit VisitService::require(std::int64_t id) const {
+  auto v = m_store.get(id);
+  if (!v) throw_not_found("visit_not_found", "no visit with id " + std::to_string(id), "id");
+  return std::move(*v);
+}
+
+VisitPhoto VisitService::add_photo(std::int64_t visit_id, std::string bytes, std::string filename) {
+  if (bytes.empty()) throw_invalid("empty_attachment", "the photo is empty", "body");
+  if (bytes.size() > k_max_photo_bytes) {
+    throw Error(ErrorKind::too_large, "attachment_too_large",
+                "the photo is " + std::to_string(bytes.size()) + " bytes; at most " +
+                    std::to_string(k_max_photo_bytes) + " are allowed",
+                "body");
+  }
+  check_length(filename, 255, "filename");
+  const Visit v = require(visit_id);
+  if (static_cast<std::size_t>(v.photos) >= k_max_photos) {
+    throw Error(ErrorKind::too_large, "too_many_photos",
+                "a visit takes " + std::to_string(k_max_photos) + " photos at most", "body");
+  }
+  const ImageInfo image = inspect_image(bytes);
+  VisitPhoto p;
+  p.visit_id = visit_id;
+  p.filename = std::move(filename);
+  p.media_type = image.media_type;
+  p.width = image.width;
+  p.height = image.height;
+  p.size = static_cast<std::int64_t>(bytes.size());
+  p.created_at = format_iso8601(m_clock());
+  p.data = std::move(bytes);
+  m_store.add_photo(p);
+  p.data.clear();
+  return p;
+}
 
 Visit VisitService::record(VisitInput in, const Visitor& visitor, const Admission& admit) {
   if (!in.position) {

@@ -357,11 +357,17 @@ void ensure_auth_schema(GDALDataset& ds) {
 
 /// Visits: a point layer (it opens in QGIS), added to any store.
 void ensure_visit_schema(GDALDataset& ds) {
-  if (ds.GetLayerByName("visits")) return;
-  create_layer(ds, "visits", wkbPoint, fields_of(rows::visit_columns()));
-  for (const char* column : {"visited_at", "worker_phone", "worker_name", "chain_district", "chain_street",
-                             "chain_community", "chain_grid", "chain_micro_grid"}) {
-    sql(ds, std::string("CREATE INDEX visits_") + column + "_idx ON visits(" + column + ")");
+  if (!ds.GetLayerByName("visits")) {
+    create_layer(ds, "visits", wkbPoint, fields_of(rows::visit_columns()));
+    for (const char* column : {"visited_at", "worker_phone", "worker_name", "chain_district", "chain_street",
+                               "chain_community", "chain_grid", "chain_micro_grid"}) {
+      sql(ds, std::string("CREATE INDEX visits_") + column + "_idx ON visits(" + column + ")");
+    }
+  }
+  // Their photos: a plain table (the bytes in the file, as incident photos).
+  if (!ds.GetLayerByName("visit_photos")) {
+    create_layer(ds, "visit_photos", wkbNone, fields_of(rows::visit_photo_columns()));
+    sql(ds, "CREATE INDEX visit_photos_visit_idx ON visit_photos(visit_id)");
   }
 }
 

@@ -232,6 +232,22 @@ ALTER TABLE incidents ADD COLUMN tracking_code text;
 CREATE UNIQUE INDEX incidents_tracking_code_uq ON incidents (tracking_code);
 )SQL";
 
+// Photos of visits.
+constexpr const char* k_v6 = R"SQL(
+CREATE TABLE visit_photos (
+  id bigserial PRIMARY KEY,
+  visit_id bigint NOT NULL REFERENCES visits (id) ON DELETE CASCADE,
+  filename text,
+  media_type text NOT NULL,
+  size bigint NOT NULL,
+  width integer NOT NULL,
+  height integer NOT NULL,
+  created_at text COLLATE "C" NOT NULL,
+  data bytea NOT NULL
+);
+CREATE INDEX visit_photos_visit_idx ON visit_photos (visit_id);
+)SQL";
+
 /// Advisory lock key of schema changes ("gridd" in ASCII).
 constexpr const char* k_lock_sql = "SELECT pg_advisory_xact_lock(6779042916)";
 
@@ -244,6 +260,7 @@ const std::vector<Migration>& migrations() {
       {3, "idempotency keys", k_v3},
       {4, "door-to-door visits", k_v4},
       {5, "the reporter's tracking code", k_v5},
+      {6, "photos of visits", k_v6},
   };
   return all;
 }

@@ -11,5 +11,7 @@
 namespace gridd::storage::rows {
 
 std::span<const Column> visit_columns();
+/// The visit_photos table: `id`, then these (`data` last).
+std::span<const Column> visit_photo_columns();
 
 }  // namespace gridd::storage::rows

@@ -16,9 +16,15 @@ constexpr Column k_visit_columns[] = {
     {"chain_community", SqlType::bigint}, {"chain_grid", SqlType::bigint}, {"chain_micro_grid", SqlType::bigint},
     {"created_at", SqlType::instant},
 };
+constexpr Column k_photo_columns[] = {
+    {"visit_id", SqlType::bigint}, {"filename", SqlType::text},    {"media_type", SqlType::text},
+    {"size", SqlType::bigint},     {"width", SqlType::integer},    {"height", SqlType::integer},
+    {"created_at", SqlType::instant}, {"data", SqlType::bytes},
+};
 }  // namespace
 
 std::span<const Column> visit_columns() { return k_visit_columns; }
+std::span<const Column> visit_photo_columns() { return k_photo_columns; }
 
 }  // namespace rows
 
@@ -51,7 +57,39 @@ Visit read_visit(const SqlRow& r) {
   v.grid_name = r.text(c++);
   for (auto& id : v.chain) id = r.i64(c++);
   v.created_at = r.text(c++);
+  v.photos = r.i64(c++);
   return v;
+}
+
+/// The select list read_visit() reads.
+std::string visit_select(SqlBuilder& b) {
+  std::string columns = "id, " + b.x() + ", " + b.y();
+  for (const auto& c : rows::visit_columns()) columns.append(", ").append(c.name);
+  return columns + ", (SELECT COUNT(*) FROM visit_photos p WHERE p.visit_id = visits.id)";
+}
+
+VisitPhoto read_photo(const SqlRow& r, bool with_data) {
+  VisitPhoto p;
+  int c = 0;
+  p.id = r.i64(c++);
+  p.visit_id = r.i64(c++);
+  p.filename = r.text(c++);
+  p.media_type = r.text(c++);
+  p.size = r.i64(c++);
+  p.width = static_cast<int>(r.i64(c++));
+  p.height = static_cast<int>(r.i64(c++));
+  p.created_at = r.text(c++);
+  if (with_data) p.data = r.blob(c++);
+  return p;
+}
+
+std::string photo_select(bool with_data) {
+  std::string out = "id";
+  for (const auto& c : rows::visit_photo_columns()) {
+    if (!with_data && std::string_view(c.name) == "data") continue;
+    out.append(", ").append(c.name);
+  }
+  return out;
 }
 
 const char* const k_chain_columns[5] = {"chain_district", "chain_street", "chain_community", "chain_grid",
@@ -95,12 +133,56 @@ void VisitStore::insert(Visit& v) {
   });
 }
 
+std::optional<Visit> VisitStore::get(std::int64_t id) {
+  SqlBuilder b(m_runner->dialect());
+  const std::string select = visit_select(b);
+  std::optional<Visit> out;
+  m_runner->read(b.done("SELECT " + select + " FROM visits WHERE id = " + b.i64(id)),
+                 [&](const SqlRow& r) { out = read_visit(r); });
+  return out;
+}
+
+void VisitStore::add_photo(VisitPhoto& p) {
+  m_runner->write([&](SqlTx& tx) {
+    SqlBuilder b(m_runner->dialect());
+    const std::vector<SqlValue> data{p.visit_id,     opt_text(p.filename), p.media_type,
+                                     p.size,         std::int64_t{p.width}, std::int64_t{p.height},
+                                     p.created_at,   Blob{p.data}};
+    std::string names, values;
+    const auto columns = rows::visit_photo_columns();
+    for (std::size_t k = 0; k < data.size(); ++k) {
+      names.append(k ? ", " : "").append(columns[k].name);
+      values += (k ? ", " : "") + b.param(data[k], columns[k].type);
+    }
+    tx.read(b.done("INSERT INTO visit_photos (" + names + ") VALUES (" + values + ") RETURNING id"),
+            [&](const SqlRow& r) { p.id = r.i64(0); });
+  });
+}
+
+std::vector<VisitPhoto> VisitStore::photos_of(std::int64_t visit_id) {
+  SqlBuilder b(m_runner->dialect());
+  std::vector<VisitPhoto> out;
+  m_runner->read(b.done("SELECT " + photo_select(false) + " FROM visit_photos WHERE visit_id = " + b.i64(visit_id) +
+                        " ORDER BY id"),
+                 [&](const SqlRow& r) { out.push_back(read_photo(r, false)); });
+  return out;
+}
+
+std::optional<VisitPhoto> VisitStore::photo(std::int64_t visit_id, std::int64_t id, bool with_data) {
+  SqlBuilder b(m_runner->dialect());
+  const std::string v = b.i64(visit_id);
+  std::optional<VisitPhoto> out;
+  m_runner->read(b.done("SELECT " + photo_select(with_data) + " FROM visit_photos WHERE visit_id = " + v +
+                        " AND id = " + b.i64(id)),
+                 [&](const SqlRow& r) { out = read_photo(r, with_data); });
+  return out;
+}
+
 std::vector<Visit> VisitStore::list(const VisitFilter& filter, std::int64_t before_id, std::size_t limit) {
   SqlBuilder b(m_runner->dialect());
-  std::string columns;
-  for (const auto& c : rows::visit_columns()) columns.append(", ").append(c.name);
+  const std::string select = visit_select(b);
   const std::string w = where_of(b, filter, before_id);
-  const std::string sql = "SELECT id, " + b.x() + ", " + b.y() + columns + " FROM visits" + w + " ORDER BY id DESC LIMIT " +
+  const std::string sql = "SELECT " + select + " FROM visits" + w + " ORDER BY id DESC LIMIT " +
                           b.i64(static_cast<std::int64_t>(limit));
   std::vector<Visit> out;
   m_runner->read(b.done(sql), [&](const SqlRow& r) { out.push_back(read_visit(r)); });

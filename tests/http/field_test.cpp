@@ -272,5 +272,62 @@ TEST_F(FieldTest, VisitsArePlacedInTheirGridListedAndCountedPerWorkerAndWeek) {
   EXPECT_EQ(body_json(send(restarted.port(), "GET", "/visits?grid=GA", dispatcher))["features"].size(), 3u);
 }
 
+TEST_F(FieldTest, AVisitTakesUpToThreePhotosFromTheWorkerWhoRecordedIt) {
+  ServerProcess server(store);
+  const unsigned short port = server.port();
+  make_city(port);
+  const std::string worker = create_token(store, "worker", std::string("--scope CA --name 'worker GA' --phone ") +
+                                                               k_worker_phone);
+  const std::string colleague = create_token(store, "worker", "--scope CA --name 'worker GA2' --phone 13900000077");
+  const std::string other_scope = create_token(store, "worker", "--scope CB --name 'worker GB' --phone 13912345602");
+  const std::string dispatcher = create_token(store, "dispatcher", "--name desk");
+  wait_for_reload();
+  const HttpResponse made = send(port, "POST", "/visits", worker, visit_body(1, "2025-03-03T09:30:00+08:00", "3-2-101").dump());
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::string visit = "/visits/" + std::to_string(body_json(made)["id"].get<std::int64_t>());
+  EXPECT_EQ(body_json(made)["properties"]["photos"], 0);
+
+  // The worker's photo, sent twice with one key (a phone retrying): one photo.
+  const std::vector<std::pair<std::string, std::string>> key{{"Idempotency-Key", "visit-photo-1"}};
+  const HttpResponse added = send(port, "POST", visit + "/attachments?filename=door.png", worker, k_tiny_png, "image/png", key);
+  ASSERT_EQ(added.status, 201) << added.body;
+  EXPECT_EQ(send(port, "POST", visit + "/attachments?filename=door.png", worker, k_tiny_png, "image/png", key)
+                .header("Idempotent-Replayed"),
+            "true");
+  const Json photo = body_json(added);
+  EXPECT_EQ(photo["media_type"], "image/png");
+  EXPECT_EQ(photo["filename"], "door.png");
+  // Not a colleague's visit, not an image, nor beyond three.
+  expect_error(send(port, "POST", visit + "/attachments", colleague, k_tiny_png, "image/png"), 403, "not_your_visit", "id");
+  expect_error(send(port, "POST", visit + "/attachments", worker, "GIF89a but not really", "image/gif"), 400,
+               "not_an_image", "body");
+  ASSERT_EQ(send(port, "POST", visit + "/attachments", worker, k_tiny_png, "image/png").status, 201);
+  ASSERT_EQ(send(port, "POST", visit + "/attachments", dispatcher, k_tiny_png, "image/png").status, 201);
+  expect_error(send(port, "POST", visit + "/attachments", worker, k_tiny_png, "image/png"), 413, "too_many_photos", "body");
+
+  // The visit lists its photos; their bytes come back as sent.
+  const Json got = body_json(send(port, "GET", visit, dispatcher));
+  EXPECT_EQ(got["properties"]["photos"], 3);
+  ASSERT_EQ(got["properties"]["attachments"].size(), 3u) << got.dump();
+  const std::string url = got["properties"]["attachments"][0]["url"];
+  EXPECT_EQ(url, visit + "/attachments/" + std::to_string(photo["id"].get<std::int64_t>()));
+  const HttpResponse bytes = send(port, "GET", url, worker);
+  ASSERT_EQ(bytes.status, 200);
+  EXPECT_EQ(bytes.body, k_tiny_png);
+  EXPECT_EQ(bytes.content_type, "image/png");
+  EXPECT_EQ(body_json(send(port, "GET", "/visits?worker=me", worker))["features"][0]["properties"]["photos"], 3);
+  EXPECT_EQ(body_json(send(port, "GET", visit + "/attachments", worker))["attachments"].size(), 3u);
+  // Outside the reader's scope, or unknown: not found.
+  expect_error(send(port, "GET", visit, other_scope), 404, "visit_not_found", "id");
+  expect_error(send(port, "GET", url, other_scope), 404, "visit_not_found", "id");
+  expect_error(send(port, "GET", "/visits/999999", dispatcher), 404, "visit_not_found", "id");
+  expect_error(send(port, "GET", visit + "/attachments/999999", dispatcher), 404, "attachment_not_found", "photo");
+
+  // Kept across a restart.
+  server.stop();
+  ServerProcess restarted(store);
+  EXPECT_EQ(send(restarted.port(), "GET", url, dispatcher).body, k_tiny_png);
+}
+
 }  // namespace
 }  // namespace gridd::http_test

@@ -140,6 +140,55 @@ TEST(MultiInstance, WhatOneInstanceCommitsReachesTheOtherWithinASecond) {
   EXPECT_GE(delay.count(), 0) << "B's index never dropped the rejected incident";
 }
 
+TEST(MultiInstance, AnIdempotencyKeyRunsOnceWhicheverInstanceItReaches) {
+  test::PgDatabase db;
+  ServerProcess a(db.uri());
+  ServerProcess b(db.uri());
+  HttpClient ca(a.port()), cb(b.port());
+  make_city(ca);
+  const std::string body = report_body(X0 + 0.01, Y0 + 0.01).dump();
+  auto with_key = [](const std::string& key) {
+    return std::vector<std::pair<std::string, std::string>>{{"Idempotency-Key", key}};
+  };
+  auto count = [&] { return body_json(ca.get("/incidents?limit=1000"))["features"].size(); };
+
+  // A phone sends through A, loses the answer, and its retry lands on B: B
+  // answers A's answer and creates nothing.
+  const HttpResponse first = ca.request("POST", "/incidents", body, "application/json", with_key("phone-1"));
+  ASSERT_EQ(first.status, 201) << first.body;
+  const HttpResponse retry = cb.request("POST", "/incidents", body, "application/json", with_key("phone-1"));
+  EXPECT_EQ(retry.status, 201) << retry.body;
+  EXPECT_EQ(retry.header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(body_json(retry)["id"], body_json(first)["id"]);
+  EXPECT_EQ(count(), 1u);
+
+  // The same key on both instances at the same moment, eight times over:
+  // one incident per key; the other request replays it or is told to retry
+  // (409 idempotency_in_progress), and its retry replays it.
+  for (int round = 0; round < 8; ++round) {
+    const std::string key = "race-" + std::to_string(round);
+    HttpResponse ra, rb;
+    std::thread ta([&] { ra = HttpClient(a.port()).request("POST", "/incidents", body, "application/json", with_key(key)); });
+    std::thread tb([&] { rb = HttpClient(b.port()).request("POST", "/incidents", body, "application/json", with_key(key)); });
+    ta.join();
+    tb.join();
+    for (HttpResponse* r : {&ra, &rb}) {
+      ASSERT_TRUE(r->status == 201 || (r->status == 409 && body_json(*r)["code"] == "idempotency_in_progress"))
+          << r->status << " " << r->body;
+    }
+    EXPECT_TRUE(ra.status == 201 || rb.status == 201) << "one of them ran";
+    HttpResponse again;
+    for (int k = 0; k < 50; ++k) {
+      again = cb.request("POST", "/incidents", body, "application/json", with_key(key));
+      if (again.status != 409) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(again.status, 201) << again.body;
+    EXPECT_EQ(again.header("Idempotent-Replayed"), "true");
+  }
+  EXPECT_EQ(count(), 9u) << "one incident per key";
+}
+
 TEST(MultiInstance, ADatabaseOutageKeepsLocateUpRefusesWritesAndHealsByItself) {
   test::PgCluster cluster;
   const std::string uri = cluster.database("outage");

@@ -26,6 +26,20 @@ struct Visit {
   std::string grid_name;
   std::array<std::int64_t, 5> chain{};  ///< grid ids by level, as incidents keep them
   std::string created_at;               ///< ISO 8601 UTC, when the server recorded it
+  std::int64_t photos = 0;              ///< how many photos it has (read from the store)
+};
+
+/// A photo of a visit (the door, the notice handed over).
+struct VisitPhoto {
+  std::int64_t id = 0;
+  std::int64_t visit_id = 0;
+  std::string filename;
+  std::string media_type;
+  std::int64_t size = 0;
+  int width = 0;
+  int height = 0;
+  std::string created_at;
+  std::string data;  ///< the bytes (only when loaded)
 };
 
 }  // namespace gridd

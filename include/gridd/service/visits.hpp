@@ -58,6 +58,18 @@ class VisitService {
                                         std::size_t limit) const {
     return m_store.list(filter, before_id, limit);
   }
+  /// @throws Error(not_found, "visit_not_found")
+  [[nodiscard]] Visit require(std::int64_t id) const;
+  /// A photo of visit `visit_id` (3 at most, 10 MiB each), checked to be an image.
+  /// @throws Error(not_found | invalid_input: not_an_image | too_large: too_many_photos, attachment_too_large)
+  VisitPhoto add_photo(std::int64_t visit_id, std::string bytes, std::string filename);
+  [[nodiscard]] std::vector<VisitPhoto> photos_of(std::int64_t visit_id) const { return m_store.photos_of(visit_id); }
+  [[nodiscard]] std::optional<VisitPhoto> photo(std::int64_t visit_id, std::int64_t id) const {
+    return m_store.photo(visit_id, id, true);
+  }
+  static constexpr std::size_t k_max_photos = 3;
+  static constexpr std::size_t k_max_photo_bytes = 10u << 20;
+
   /// Visits per worker and week, by worker then week.
   [[nodiscard]] std::vector<WorkerWeek> weekly(const storage::VisitFilter& filter) const;
 

@@ -41,6 +41,13 @@ class VisitStore {
   /// Visits matching `filter` with id < `before_id` (0: from the newest),
   /// newest first, at most `limit`.
   [[nodiscard]] std::vector<Visit> list(const VisitFilter& filter, std::int64_t before_id, std::size_t limit);
+  [[nodiscard]] std::optional<Visit> get(std::int64_t id);
+  /// Store a photo of visit `photo.visit_id`; fills in its id.
+  void add_photo(VisitPhoto& photo);
+  /// The photos of a visit (without their bytes), oldest first.
+  [[nodiscard]] std::vector<VisitPhoto> photos_of(std::int64_t visit_id);
+  /// One photo of a visit, with its bytes when asked.
+  [[nodiscard]] std::optional<VisitPhoto> photo(std::int64_t visit_id, std::int64_t id, bool with_data);
   /// The worker and visited_at of every visit matching `filter` (for counts).
   void for_each_time(const VisitFilter& filter,
                      const std::function<void(const std::string& name, const std::string& phone,

@@ -400,6 +400,7 @@ TEST_P(IncidentStoreTest, TablesHoldExactlyTheColumnsOfTheRowMapping) {
   EXPECT_EQ(table_columns(f, "incident_events"), expected_columns({"id"}, rows::event_columns()));
   EXPECT_EQ(table_columns(f, "incident_attachments"), expected_columns({"id"}, rows::attachment_columns()));
   EXPECT_EQ(table_columns(f, "visits"), expected_columns({"id", "geom"}, rows::visit_columns()));
+  EXPECT_EQ(table_columns(f, "visit_photos"), expected_columns({"id"}, rows::visit_photo_columns()));
 }
 
 // ---------------------------------------------------------------------------
