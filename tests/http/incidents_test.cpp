@@ -227,7 +227,18 @@ TEST_F(Incidents, ColoursFollowTheClockAndFilterTheList) {
   };
   EXPECT_EQ(colour_at(a, d + std::chrono::hours(1)), "on_track");
   EXPECT_EQ(colour_at(a, d + std::chrono::hours(127)), "near_due");  // past 3/4 of 168 h, due days later
-  EXPECT_EQ(colour_at(a, due - std::chrono::minutes(1)), "due_today");
+  // Shortly before the deadline, on the deadline's own local day (China
+  // time): a minute before, or half the time since local midnight when the
+  // test runs in the first minute after it (then due - 1 min is yesterday and
+  // rightly not "due today").
+  const auto since_midnight = std::chrono::duration_cast<std::chrono::milliseconds>(
+      (due + std::chrono::hours(8)).time_since_epoch() % std::chrono::hours(24));
+  if (since_midnight.count() > 0) {
+    const auto before = std::min<std::chrono::milliseconds>(std::chrono::minutes(1), since_midnight / 2);
+    EXPECT_EQ(colour_at(a, due - before), "due_today");
+  } else {  // a deadline at exactly 00:00:00.000 falls due at the end of the day before
+    EXPECT_EQ(colour_at(a, due - std::chrono::minutes(1)), "near_due");
+  }
   EXPECT_EQ(colour_at(a, due + std::chrono::minutes(1)), "overdue");
   EXPECT_EQ(colour_at(c, due + std::chrono::hours(1000)), "none");
 
