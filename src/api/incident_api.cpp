@@ -351,8 +351,8 @@ void add_incident_routes(Router& router, const ApiContext& ctx, IncidentApiOptio
     const Json body = parse_json(r.body);
     bool batch = false;
     auto inputs = intake_inputs(body, param(r, "crs").value_or(""), batch);
-    if (r.principal.worker()) {
-      for (auto& in : inputs) in.actor = r.principal.name;  // a worker's reports are theirs
+    if (r.principal.authenticated) {
+      for (auto& in : inputs) in.actor = r.principal.name;  // recorded as the token's person
     }
     const auto incidents = svc.report(std::move(inputs), admission_for(ctx, r));
     const TimePoint now = svc.now();
@@ -497,7 +497,22 @@ void add_incident_routes(Router& router, const ApiContext& ctx, IncidentApiOptio
                     "action");
       }
       require_assigned_to_worker(r, current);
-      input.actor = r.principal.name;
+    }
+    // The history names who signed in, not what the body claims.
+    if (r.principal.authenticated) input.actor = r.principal.name;
+    // Dispatching to another grid: only to one inside the token's scope
+    // (escalation is how an incident leaves it).
+    if (!input.grid.empty() && r.principal.scoped()) {
+      const auto snap = svc.catalog().snapshot();
+      const service::GridEntry* target = snap->grid_by_id(svc.grid_ref(input.grid, "grid").second);
+      if (target) {
+        const auto scope = principal_scope(r, svc.catalog());
+        if (!chain_in(scope, snap->chain_of(*target))) {
+          throw Error(ErrorKind::forbidden, "outside_scope",
+                      "grid " + target->grid.code + " lies outside the token's scope " + r.principal.scope_code,
+                      "grid");
+        }
+      }
     }
     const Incident i = svc.transition(id, input);
     Response res = json_response(incident_feature(svc, i, svc.now(), r.principal.personal_data), 200,

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/json.hpp"
 #include "gridd/core/model.hpp"
 #include "gridd/core/text.hpp"
 
@@ -151,6 +152,14 @@ Response run_handler(const Handler& handler, const Request& request, const PathP
     return handler(request, params);
   } catch (const Error& e) {
     return error_to_response(e, request);
+  } catch (const Json::type_error& e) {
+    // A member of the request of another JSON type than the handler reads
+    // (a number where an object belongs): the caller's mistake, whichever
+    // handler met it.
+    return error_to_response(Error(ErrorKind::invalid_input, "invalid_type",
+                                   std::string("a member of the request has the wrong JSON type (") + e.what() + ")",
+                                   "body"),
+                             request);
   } catch (const std::exception& e) {
     std::cerr << "request " << request.request_id << " failed: " << e.what() << std::endl;
     return error_response(500, "internal_error", "internal error (request " + request.request_id + ")");

@@ -167,6 +167,20 @@ TEST_F(AuthTest, CommunityScopedDispatcher) {
   EXPECT_EQ(send(port, "POST", "/incidents/" + std::to_string(in_a) + "/transitions", scoped,
                  Json{{"action", "register"}}.dump()).status, 200);
   expect_error(send(port, "GET", "/incidents?grid=CB", scoped), 403, "forbidden");
+  // It dispatches inside its subtree only, by code or id; the history names
+  // the token's person, whatever the body says.
+  const std::string tr_a = "/incidents/" + std::to_string(in_a) + "/transitions";
+  const std::int64_t gb_id = body_json(send(port, "GET", "/grids?code=GB"))["features"][0]["id"];
+  expect_error(send(port, "POST", tr_a, scoped, Json{{"action", "dispatch"}, {"grid", "GB"}}.dump()), 403,
+               "outside_scope", "grid");
+  expect_error(send(port, "POST", tr_a, scoped, Json{{"action", "dispatch"}, {"grid", gb_id}}.dump()), 403,
+               "outside_scope", "grid");
+  const HttpResponse dispatched =
+      send(port, "POST", tr_a, scoped, Json{{"action", "dispatch"}, {"grid", "GA"}, {"actor", "someone else"}}.dump());
+  ASSERT_EQ(dispatched.status, 200) << dispatched.body;
+  EXPECT_EQ(body_json(dispatched)["properties"]["assignment"]["grid"]["code"], "GA");
+  const Json steps = body_json(send(port, "GET", "/incidents/" + std::to_string(in_a) + "/history", scoped))["events"];
+  EXPECT_EQ(steps.back()["actor"], "ca-dispatcher");
   // a scoped planner edits inside its subtree only
   const Json ga = body_json(send(port, "GET", "/grids?code=GA", planner_a))["features"][0];
   const Json gb = body_json(send(port, "GET", "/grids?code=GB", planner_a))["features"][0];

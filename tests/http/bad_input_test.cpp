@@ -70,6 +70,17 @@ TEST_F(BadInputTest, MalformedJsonIsRejected) {
   }
 }
 
+TEST_F(BadInputTest, AMemberOfTheWrongJsonTypeIsA400) {
+  // Found by a type-confusion run: these answered 500 when a member of
+  // another type than the handler reads escaped it.
+  expect_error(client().post("/grids/check", R"({"type":1})"), 400, "invalid_type");
+  expect_error(client().post("/grids/1/snap", R"({"to":5})"), 400, "invalid_type");
+  for (const char* body : {R"({"type":[]})", R"({"type":{"a":1}})", R"({"type":null,"features":3})"}) {
+    const HttpResponse r = client().post("/grids/check", body);
+    EXPECT_EQ(r.status, 400) << body << ": " << r.body;
+  }
+}
+
 TEST_F(BadInputTest, GeoJsonThatIsNotAFeatureIsRejected) {
   expect_error(client().post("/grids", R"({"type":"Point","coordinates":[116.1,35.1]})"), 400, "invalid_geojson",
                "type");
