@@ -7,6 +7,7 @@
 #include "gridd/api/features.hpp"
 #include "gridd/api/incident_api.hpp"
 #include "gridd/api/params.hpp"
+#include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
 #include "gridd/core/json.hpp"
 #include "gridd/service/auth.hpp"
@@ -148,6 +149,25 @@ Response list_audit(const ApiContext& ctx, const Request& r, const PathParams&) 
   const std::int64_t after = param_int(r, "after", 0, INT64_MAX).value_or(0);
   const std::int64_t limit = param_int(r, "limit", 1, 10000).value_or(100);
   const auto entries = ctx.auth->store().audit(after, static_cast<std::size_t>(limit));
+  // A scoped admin sees the writes on grids and incidents of its subtree
+  // only (not the city's stations, tokens or other subtrees' reporters).
+  const auto scope = principal_scope(r, ctx.catalog);
+  const auto snap = ctx.catalog.snapshot();
+  auto visible = [&](const storage::AuditEntry& e) {
+    if (!scope) return true;
+    std::int64_t id = 0;
+    const auto [p, ec] = std::from_chars(e.target_id.data(), e.target_id.data() + e.target_id.size(), id);
+    if (ec != std::errc() || p != e.target_id.data() + e.target_id.size()) return false;
+    if (e.target_kind == "incident" && ctx.incidents) {
+      const auto i = ctx.incidents->get(id);
+      return i && incident_in(scope, *i);
+    }
+    if (e.target_kind == "grid") {
+      const GridEntry* g = snap->grid_by_id(id);
+      return g && chain_in(scope, snap->chain_of(*g));
+    }
+    return false;
+  };
   Json list = Json::array();
   auto json_or_null = [](const std::string& s) {
     if (s.empty()) return Json(nullptr);
@@ -155,6 +175,7 @@ Response list_audit(const ApiContext& ctx, const Request& r, const PathParams&) 
     return j.is_discarded() ? Json(s) : j;
   };
   for (const auto& e : entries) {
+    if (!visible(e)) continue;
     list.push_back(Json{{"id", e.id},
                         {"at", e.at},
                         {"principal", Json{{"token_id", e.principal_id == 0 ? Json(nullptr) : Json(e.principal_id)},

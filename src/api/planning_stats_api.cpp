@@ -9,6 +9,7 @@
 #include "gridd/core/time.hpp"
 #include "gridd/service/catalog.hpp"
 #include "gridd/service/incidents.hpp"
+#include "gridd/api/scope.hpp"
 #include "gridd/service/workload.hpp"
 #include "gridd/spatial/geojson.hpp"
 
@@ -199,6 +200,14 @@ Json numbers_json(const service::WorkloadNumbers& n) {
 Response workload(const service::IncidentService& svc, const Request& r, const PlanningStatsOptions& o) {
   service::WorkloadQuery q;
   q.root = param(r, "root").value_or("");
+  // A scoped token sees its own subtree's workload only.
+  if (r.principal.scoped()) {
+    std::optional<GridRef> subtree;
+    if (!q.root.empty()) subtree = svc.grid_ref(q.root, "root");
+    restrict_to_scope(subtree, r, svc.catalog());
+    const service::GridEntry* e = subtree ? svc.catalog().snapshot()->grid_by_id(subtree->second) : nullptr;
+    if (e) q.root = e->grid.code;
+  }
   q.level = level_param(r);
   const int offset = svc.options().utc_offset_minutes;
   if (auto v = param(r, "from")) q.from = parse_time(*v, "from", offset);

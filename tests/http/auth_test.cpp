@@ -181,6 +181,40 @@ TEST_F(AuthTest, CommunityScopedDispatcher) {
   EXPECT_EQ(body_json(dispatched)["properties"]["assignment"]["grid"]["code"], "GA");
   const Json steps = body_json(send(port, "GET", "/incidents/" + std::to_string(in_a) + "/history", scoped))["events"];
   EXPECT_EQ(steps.back()["actor"], "ca-dispatcher");
+  // The workload of its own subtree only.
+  const Json load = body_json(send(port, "GET", "/workload", scoped));
+  ASSERT_FALSE(load["grids"].empty()) << load.dump();
+  for (const auto& g : load["grids"]) {
+    EXPECT_TRUE(g["code"] == "CA" || g["code"] == "GA") << g.dump();
+  }
+  expect_error(send(port, "GET", "/workload?root=CB", scoped), 403, "forbidden");
+  // A scoped admin's audit log: the writes on its subtree only.
+  const std::string admin_a = create_token(store, "admin", "--scope CA --name ca-admin");
+  for (int k = 0; k < 100 && send(port, "GET", "/audit?limit=1", admin_a).status != 200; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(send(port, "POST", "/incidents/" + std::to_string(in_b) + "/transitions", "",
+                 Json{{"action", "register"}}.dump()).status,
+            401) << "writes need a token now";
+  const Json audit = body_json(send(port, "GET", "/audit?limit=1000", admin_a));
+  ASSERT_FALSE(audit["entries"].empty());
+  std::size_t on_a = 0;
+  for (const auto& e : audit["entries"]) {
+    EXPECT_EQ(e["target"]["kind"], "incident") << "no grid or station writes of the city: " << e.dump();
+    EXPECT_NE(e["target"]["id"], std::to_string(in_b)) << e.dump();
+    if (e["target"]["id"] == std::to_string(in_a)) ++on_a;
+  }
+  EXPECT_GE(on_a, 3u) << "its report, registration and dispatch: " << audit.dump();
+  const std::string root = create_token(store, "admin", "--name root");
+  for (int k = 0; k < 100 && send(port, "GET", "/audit?limit=1", root).status != 200; ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the server sees new tokens within about a second
+  }
+  bool sees_b = false;
+  const Json all = body_json(send(port, "GET", "/audit?limit=1000", root));
+  for (const auto& e : all["entries"]) {
+    sees_b = sees_b || e["target"]["id"] == std::to_string(in_b);
+  }
+  EXPECT_TRUE(sees_b) << "the city's admin sees every write: " << all.dump().substr(0, 3000);
   // a scoped planner edits inside its subtree only
   const Json ga = body_json(send(port, "GET", "/grids?code=GA", planner_a))["features"][0];
   const Json gb = body_json(send(port, "GET", "/grids?code=GB", planner_a))["features"][0];
