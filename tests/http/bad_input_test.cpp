@@ -81,6 +81,25 @@ TEST_F(BadInputTest, AMemberOfTheWrongJsonTypeIsA400) {
   }
 }
 
+TEST_F(BadInputTest, NamesAreBoundedAndFreeOfControlCharacters) {
+  // A NUL in a name was answered as sent and stored cut short; a 60 MB name
+  // was accepted and then weighed on every answer about its grid.
+  Json g = grid_feature("370811002", "street", "370811", 116.0, 35.0, 116.1, 35.1);
+  g["properties"]["name"] = std::string("a\0b", 3);
+  expect_error(client().post("/grids", g.dump()), 400, "invalid_text", "properties/name");
+  g["properties"]["name"] = "line\nbreak";
+  expect_error(client().post("/grids", g.dump()), 400, "invalid_text", "properties/name");
+  g["properties"]["name"] = std::string(201, 'x');
+  expect_error(client().post("/grids", g.dump()), 413, "text_too_long", "properties/name");
+  g["properties"]["name"] = "street 2";
+  g["properties"]["people"] = Json::array({Json{{"name", "Li"}, {"role", "grid_worker"}, {"phone", "139\r\n1"}}});
+  expect_error(client().post("/grids", g.dump()), 400, "invalid_text", "properties/people/0/phone");
+  Json st{{"type", "Feature"},
+          {"geometry", {{"type", "Point"}, {"coordinates", {116.05, 35.05}}}},
+          {"properties", {{"name", "station"}, {"kind", "grid_station"}, {"contact", "0539\n123"}}}};
+  expect_error(client().post("/stations", st.dump()), 400, "invalid_text", "properties/contact");
+}
+
 TEST_F(BadInputTest, GeoJsonThatIsNotAFeatureIsRejected) {
   expect_error(client().post("/grids", R"({"type":"Point","coordinates":[116.1,35.1]})"), 400, "invalid_geojson",
                "type");
@@ -397,6 +416,24 @@ TEST(BadInputLimits, TooManyLocatePointsIs413) {
   ASSERT_EQ(ok.status, 200) << ok.body.substr(0, 300);
   EXPECT_EQ(body_json(ok)["results"].size(), 10000u);
   expect_healthy(server);
+}
+
+TEST(BadInputLimits, APolygonOfTooManyVerticesIsRefused) {
+  TempDir dir;
+  ServerProcess server(dir.file("store.gpkg"));
+  HttpClient client(server.port());
+  // 600,000 vertices on a circle: valid, and beyond what any real boundary needs.
+  Json ring = Json::array();
+  const int n = 600000;
+  for (int k = 0; k < n; ++k) {
+    const double a = 2 * M_PI * k / n;
+    ring.push_back({116.05 + 0.04 * std::cos(a), 35.05 + 0.04 * std::sin(a)});
+  }
+  ring.push_back(ring.front());
+  Json g = grid_feature("370811002", "street", "370811", 116.0, 35.0, 116.1, 35.1);
+  g["geometry"]["coordinates"] = Json::array({ring});
+  expect_error(client.post("/grids", g.dump()), 413, "too_many_vertices", "geometry");
+  EXPECT_EQ(body_json(client.get("/grids"))["features"].size(), 0u);
 }
 
 }  // namespace
