@@ -175,8 +175,10 @@ TimeInterval param_interval(const Request& r, const std::string& name) {
   }
   const std::string a = v->substr(0, slash), b = v->substr(slash + 1);
   if (b.find('/') != std::string::npos) bad(name + " has more than one '/'");
-  if (!a.empty() && a != "..") d.from = instant(a);
-  if (!b.empty() && b != "..") d.to = instant(b);
+  const bool open_start = a.empty() || a == "..", open_end = b.empty() || b == "..";
+  if (open_start && open_end) bad(name + " interval needs at least one end ('../..' is not one)");
+  if (!open_start) d.from = instant(a);
+  if (!open_end) d.to = instant(b);
   if (!d.from.empty() && !d.to.empty() && d.to < d.from) bad("the " + name + " interval ends before it starts");
   return d;
 }

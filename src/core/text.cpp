@@ -72,4 +72,14 @@ void check_length(std::string_view value, std::size_t max, const std::string& fi
   }
 }
 
+void check_line(std::string_view value, std::size_t max, const std::string& field) {
+  check_length(value, max, field);
+  for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      throw_invalid("invalid_text", "control characters (a NUL, a line break, ...) have no place in this text", field);
+    }
+  }
+}
+
 }  // namespace gridd

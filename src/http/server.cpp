@@ -364,6 +364,14 @@ class Session : public std::enable_shared_from_this<Session> {
       if (m_buffer.size() == 0 && !m_parser->got_some()) return close();
       return send_error(bhttp::status::bad_request, "bad_request", "malformed HTTP request: " + ec.message(), "request");
     }
+    // A transfer coding other than chunked (gzip, chunked) would be read as
+    // if it were not there: refuse it (RFC 9112 section 6.1: 501).
+    const auto te = m_parser->get()[bhttp::field::transfer_encoding];
+    const std::string_view coding = trim(std::string_view(te.data(), te.size()));
+    if (!te.empty() && !beast::iequals(beast::string_view(coding.data(), coding.size()), "chunked")) {
+      return send_error(bhttp::status::not_implemented, "unsupported_transfer_encoding",
+                        "only the chunked transfer coding is supported", "Transfer-Encoding");
+    }
     handle(m_parser->release());
   }
 

@@ -126,8 +126,8 @@ std::vector<Incident> IncidentService::report(std::vector<IntakeInput> inputs, c
     }
     check_length(in.description, m_options.max_text, join_field(w, "description"));
     check_length(in.address, 1000, join_field(w, "address"));
-    check_length(in.reporter_name, 200, join_field(w, "reporter/name"));
-    check_length(in.reporter_phone, 64, join_field(w, "reporter/phone"));
+    check_line(in.reporter_name, 200, join_field(w, "reporter/name"));
+    check_line(in.reporter_phone, 64, join_field(w, "reporter/phone"));
     check_length(in.actor, 200, join_field(w, "actor"));
     if (in.attributes.dump().size() > m_options.max_text * 4) {
       throw Error(ErrorKind::too_large, "text_too_long", "attributes are too large", join_field(w, "attributes"));

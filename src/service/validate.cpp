@@ -2,6 +2,7 @@
 #include <sstream>
 
 #include "gridd/core/error.hpp"
+#include "gridd/core/text.hpp"
 #include "gridd/service/catalog.hpp"
 #include "gridd/spatial/crs.hpp"
 #include "gridd/spatial/geojson.hpp"
@@ -14,22 +15,6 @@ namespace {
 constexpr int k_max_vertices = 500000;
 /// Free attributes of a grid or station, as JSON text, at most.
 constexpr std::size_t k_max_attributes = 64 * 1024;
-
-/// A name, a phone, an address: at most `max` bytes and no control
-/// characters (a NUL or a line break in a name is a mistake, and would not
-/// be stored as sent). @throws Error(invalid_input "invalid_text" | too_large "text_too_long")
-void check_text(const std::string& value, std::size_t max, const std::string& field) {
-  if (value.size() > max) {
-    throw Error(ErrorKind::too_large, "text_too_long",
-                std::to_string(value.size()) + " bytes; at most " + std::to_string(max) + " are allowed", field);
-  }
-  for (const char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      throw_invalid("invalid_text", "control characters (a NUL, a line break, ...) have no place in this text", field);
-    }
-  }
-}
 
 void check_attributes(const Json& attributes, const std::string& field) {
   if (attributes.dump().size() > k_max_attributes) {
@@ -69,10 +54,10 @@ void Catalog::validate_station(const StationInput& input) const {
   const Station& s = input.station;
   const std::string w = input.where.empty() ? "" : input.where + "/";
   if (s.name.empty()) throw_invalid("missing_name", "a station needs a name", w + "properties/name");
-  check_text(s.name, 200, w + "properties/name");
-  check_text(s.address, 1000, w + "properties/address");
-  check_text(s.contact, 200, w + "properties/contact");
-  check_text(s.hours, 200, w + "properties/hours");
+  check_line(s.name, 200, w + "properties/name");
+  check_line(s.address, 1000, w + "properties/address");
+  check_line(s.contact, 200, w + "properties/contact");
+  check_line(s.hours, 200, w + "properties/hours");
   check_attributes(s.attributes, w + "properties/attributes");
   if (s.kind.empty()) throw_invalid("missing_kind", "a station needs a kind", w + "properties/kind");
   const auto& kinds = m_options.station_kinds;
@@ -100,15 +85,15 @@ void validate_grid_input(const GridInput& input) {
     throw_invalid("invalid_code", "code '" + g.code + "' is not 1..64 characters of [0-9A-Za-z_.-]", prefix + "code");
   }
   if (g.name.empty()) throw_invalid("missing_name", "a grid needs a name", prefix + "name");
-  check_text(g.name, 200, prefix + "name");
+  check_line(g.name, 200, prefix + "name");
   if (g.people.size() > 100) {
     throw Error(ErrorKind::too_large, "too_many_people", "a grid names 100 people at most", prefix + "people");
   }
   for (std::size_t k = 0; k < g.people.size(); ++k) {
     const std::string at = prefix + "people/" + std::to_string(k) + "/";
-    check_text(g.people[k].name, 200, at + "name");
-    check_text(g.people[k].role, 64, at + "role");
-    check_text(g.people[k].phone, 64, at + "phone");
+    check_line(g.people[k].name, 200, at + "name");
+    check_line(g.people[k].role, 64, at + "role");
+    check_line(g.people[k].phone, 64, at + "phone");
   }
   check_attributes(g.attributes, prefix + "attributes");
   validate_grid_geometry(input.geometry.get(), input.where);

@@ -342,6 +342,37 @@ TEST_F(BadInputTest, DeeplyNestedJsonDoesNotCrash) {
   EXPECT_LT(obj.status, 500) << obj.body.substr(0, 300);
 }
 
+TEST_F(BadInputTest, ATransferCodingOtherThanChunkedIs501) {
+  // gzip was ignored and the body read as if it were plain (RFC 9112: 501).
+  RawSocket s(port());
+  ASSERT_TRUE(s.ok());
+  s.send_all("POST /locate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\nContent-Type: application/json\r\n\r\n"
+             "2\r\n{}\r\n0\r\n\r\n");
+  s.shutdown_write();
+  const std::string response = s.read_all();
+  EXPECT_EQ(raw_status(response), 501) << response.substr(0, 300);
+  EXPECT_NE(response.find("unsupported_transfer_encoding"), std::string::npos) << response.substr(0, 300);
+  // Plain chunked stays welcome.
+  RawSocket ok(port());
+  ASSERT_TRUE(ok.ok());
+  ok.send_all("GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  ok.shutdown_write();
+  EXPECT_EQ(raw_status(ok.read_all()), 200);
+}
+
+TEST_F(BadInputTest, AnOpenIntervalNeedsOneEndAndAReporterPhoneIsOneLine) {
+  for (const char* target : {"/collections/incidents/items?datetime=../..", "/collections/grids/items?datetime=/",
+                             "/collections/incidents/items?datetime=..%2F.."}) {
+    expect_error(client().get(target), 400, "invalid_datetime", "datetime");
+  }
+  EXPECT_EQ(client().get("/collections/incidents/items?datetime=2026-01-01T00:00:00Z/..").status, 200);
+  const HttpResponse r = client().request(
+      "POST", "/open311/v2/requests.json",
+      "service_code=property_dispute&lat=35.05&long=116.05&description=x&phone=139%0D%0A1%00", "application/x-www-form-urlencoded");
+  EXPECT_EQ(r.status, 400) << r.body;  // Open311's error shape: [{"code":400,"error":...}]
+  EXPECT_EQ(body_json(r)[0]["error"], "invalid_text") << r.body;
+}
+
 TEST_F(BadInputTest, RawGarbageBytesDoNotHurtTheServer) {
   std::mt19937 rng(20240601);
   std::uniform_int_distribution<int> byte(0, 255);

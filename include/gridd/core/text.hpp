@@ -25,6 +25,9 @@ bool is_token(std::string_view text, std::size_t max) noexcept;
 
 /// @throws Error(too_large, "text_too_long") naming `field` when `value` is longer than `max` bytes.
 void check_length(std::string_view value, std::size_t max, const std::string& field);
+/// check_length, and no control characters (a NUL, a line break: a name or a
+/// phone is one line). @throws Error(invalid_input, "invalid_text") naming `field`.
+void check_line(std::string_view value, std::size_t max, const std::string& field);
 
 /// ASCII case-insensitive equality (HTTP header names, media types, tokens).
 bool iequals(std::string_view a, std::string_view b) noexcept;
