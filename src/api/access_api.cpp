@@ -66,6 +66,22 @@ void check_write_scope(const ApiContext& ctx, const RouteCall& c) {
     std::int64_t gid = 0;
     std::from_chars(id.data(), id.data() + id.size(), gid);
     if (!ctx.auth->grid_in_scope(who, gid)) refuse("grid " + id);
+    if (c.request.method == "PUT") {
+      // Replacing a grid may move it: its new parent must lie in the scope
+      // too (or stay the one it has: the scope's own root keeps its parent).
+      const Json body = Json::parse(c.request.body, nullptr, false);
+      if (!body.is_object()) return;  // the handler answers the malformed body
+      const Json* props = body.contains("properties") && body["properties"].is_object() ? &body["properties"] : nullptr;
+      const std::string parent = props && (*props).contains("parent") && (*props)["parent"].is_string()
+                                     ? (*props)["parent"].get<std::string>()
+                                     : std::string();
+      const auto snap = ctx.catalog.snapshot();
+      const GridEntry* current = snap->grid_by_id(gid);
+      const bool unchanged = current && current->grid.parent_code == parent;
+      if (!unchanged && (parent.empty() || !ctx.auth->grid_code_in_scope(who, parent))) {
+        refuse("moving grid " + id + " under '" + parent + "'");
+      }
+    }
     return;
   }
   if (c.pattern == "/grids") {

@@ -222,6 +222,21 @@ TEST_F(AuthTest, CommunityScopedDispatcher) {
                 .status, 200);
   expect_error(send(port, "PUT", "/grids/" + gb["id"].dump(), planner_a, rect("GB", "grid", "CB", 2, 0, 4, 2, "1").dump()),
                403, "forbidden");
+  // ... and may not move a grid out of it, draft or not (its incidents would route outside).
+  for (const char* target : {"?draft=true", ""}) {
+    expect_error(send(port, "PUT", "/grids/" + ga["id"].dump() + target, planner_a,
+                      rect("GA", "grid", "CB", 0, 0, 2, 2, "1").dump()),
+                 403, "forbidden");
+    expect_error(send(port, "PUT", "/grids/" + ga["id"].dump() + target, planner_a,
+                      rect("GA", "grid", "", 0, 0, 2, 2, "1").dump()),
+                 403, "forbidden");
+  }
+  EXPECT_EQ(body_json(send(port, "GET", "/grids?code=GA", planner_a))["features"][0]["properties"]["parent"], "CA");
+  // Its own root keeps the parent it has (outside the scope) when edited.
+  const Json ca = body_json(send(port, "GET", "/grids?code=CA", planner_a))["features"][0];
+  EXPECT_EQ(send(port, "PUT", "/grids/" + ca["id"].dump(), planner_a, rect("CA", "community", "S1", 0, 0, 2, 2, "1").dump())
+                .status,
+            200);
 }
 
 TEST_F(AuthTest, EveryWriteIsAudited) {
