@@ -158,6 +158,10 @@ int main(int argc, char** argv) {
                     "An anonymous report repeating one from the same address (category, text, within 100 m) "
                     "within this is refused as a duplicate (30s, 10m, 1h; 0: off)")
       ->capture_default_str();
+  bool private_station_contacts = false;
+  serve->add_flag("--private-station-contacts", private_station_contacts,
+                  "Hide stations' contact from callers without personal data (anonymous ones); by default a "
+                  "station's contact is its public desk phone");
   bool behind_proxy = false;
   serve->add_flag("--behind-proxy", behind_proxy,
                   "Count anonymous clients by the last X-Forwarded-For address (set it only behind a proxy "
@@ -430,6 +434,7 @@ int main(int argc, char** argv) {
       service::ResidentDesk residents(incidents, resident_limits);
       api::ApiOptions api_options;
       api_options.public_url = public_url;
+      api_options.private_station_contacts = private_station_contacts;
       api::Api api(catalog, api_options,
                    api::ApiServices{.incidents = &incidents,
                                     .tiles = &tiles,

@@ -140,13 +140,13 @@ Json grid_feature(const Snapshot& snap, const GridEntry& e, bool with_geometry, 
               {"properties", std::move(props)}};
 }
 
-Json station_feature(const StationEntry& s) {
+Json station_feature(const StationEntry& s, bool with_contact) {
   Json props{{"id", s.id},
              {"code", s.code.empty() ? Json(nullptr) : Json(s.code)},
              {"name", s.name},
              {"kind", s.kind},
              {"address", s.address},
-             {"contact", s.contact},
+             {"contact", with_contact ? Json(s.contact) : Json(nullptr)},
              {"hours", s.hours},
              {"attributes", s.attributes},
              {"created_at", s.created_at},

@@ -61,18 +61,26 @@ const std::string& grid_part(const GridEntry& e, bool personal_data) {
   });
 }
 
-const std::string& station_part(const StationEntry& s) {
-  return s.summary.get([&] {
-    return open_object(Json{{"id", s.id},
-                            {"code", s.code.empty() ? Json(nullptr) : Json(s.code)},
-                            {"name", s.name},
-                            {"kind", s.kind},
-                            {"lon", s.lon},
-                            {"lat", s.lat},
-                            {"address", s.address},
-                            {"contact", s.contact},
-                            {"hours", s.hours}});
-  });
+std::string station_text(const StationEntry& s, bool with_contact) {
+  return open_object(Json{{"id", s.id},
+                          {"code", s.code.empty() ? Json(nullptr) : Json(s.code)},
+                          {"name", s.name},
+                          {"kind", s.kind},
+                          {"lon", s.lon},
+                          {"lat", s.lat},
+                          {"address", s.address},
+                          {"contact", with_contact ? Json(s.contact) : Json(nullptr)},
+                          {"hours", s.hours}});
+}
+
+/// The station's part of a locate answer (rendered once; without the
+/// contact, rendered each time: only with private_station_contacts).
+void append_station(std::string& out, const StationEntry& s, bool with_contact) {
+  if (!with_contact) {
+    out += station_text(s, false);
+    return;
+  }
+  out += s.summary.get([&] { return station_text(s, true); });
 }
 
 void append_grid(std::string& out, const GridEntry& e, const double* distance_m, bool personal_data) {
@@ -84,7 +92,7 @@ void append_grid(std::string& out, const GridEntry& e, const double* distance_m,
   out += '}';
 }
 
-void append_locate(std::string& out, const service::LocateResult& r, bool personal_data) {
+void append_locate(std::string& out, const service::LocateResult& r, bool personal_data, bool station_contacts) {
   out += "{\"position\":{\"lon\":";
   append_double(out, r.lon);
   out += ",\"lat\":";
@@ -109,7 +117,7 @@ void append_locate(std::string& out, const service::LocateResult& r, bool person
   out += ",\"stations\":[";
   for (std::size_t i = 0; i < r.stations.size(); ++i) {
     if (i) out += ',';
-    out += station_part(*r.stations[i].first);
+    append_station(out, *r.stations[i].first, station_contacts);
     out += ",\"distance_m\":";
     append_metres(out, r.stations[i].second);
     out += '}';
@@ -139,7 +147,8 @@ Response locate_get(const ApiContext& ctx, const Request& r, const PathParams&) 
   const auto snap = snapshot_for(ctx.catalog, r);
   Response res;
   res.body.reserve(2048);
-  append_locate(res.body, service::locate(*snap, *pos, options), r.principal.personal_data);
+  append_locate(res.body, service::locate(*snap, *pos, options), r.principal.personal_data,
+                shows_station_contacts(ctx, r));
   return res;
 }
 
@@ -187,7 +196,8 @@ Response locate_post(const ApiContext& ctx, const Request& r, const PathParams&)
     }
     try {
       if (i > 1) res.body += ',';
-      append_locate(res.body, service::locate(*snap, *pos, options), r.principal.personal_data);
+      append_locate(res.body, service::locate(*snap, *pos, options), r.principal.personal_data,
+                shows_station_contacts(ctx, r));
     } catch (const Error& e) {
       throw Error(e.kind(), e.code(), e.what(), e.field() == "crs" ? "crs" : where);
     }

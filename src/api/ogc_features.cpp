@@ -193,6 +193,8 @@ class Ogc {
   Ogc(const service::Catalog& catalog, service::IncidentService* incidents, service::TileService* tiles, OgcOptions options)
       : m_catalog(catalog), m_incidents(incidents), m_tiles(tiles), m_options(options) {}
 
+  bool private_station_contacts = false;  ///< ApiOptions::private_station_contacts
+
   Response landing(const Request& r) const {
     check_format(r);
     const std::string base = base_url(r);
@@ -300,7 +302,7 @@ class Ogc {
           if (code && s->code != *code) continue;
           if (bbox && !bbox->contains(s->lon, s->lat)) continue;
           if (when.any() && !when.contains(s->updated_at)) continue;
-          take(s->id, [&] { return station_feature(*s); });
+          take(s->id, [&] { return station_feature(*s, !private_station_contacts || r.principal.personal_data); });
         }
       }
       for (auto& f : page) feature_out(f, crs);
@@ -341,7 +343,7 @@ class Ogc {
       }
       const StationEntry* s = snap->station_by_id(fid);
       if (!s) throw_not_found("feature_not_found", "no feature " + fid_text + " in collection 'stations'", "featureId");
-      return finish(station_feature(*s));
+      return finish(station_feature(*s, !private_station_contacts || r.principal.personal_data));
     });
   }
 
@@ -522,6 +524,7 @@ Response ogc_error(int status, const std::string& code, const std::string& messa
 
 void add_ogc_routes(Router& router, const ApiContext& ctx, OgcOptions options) {
   auto ogc = std::make_shared<Ogc>(ctx.catalog, ctx.incidents, ctx.tiles, options);
+  ogc->private_station_contacts = ctx.options.private_station_contacts;
   router.add("GET", "/", guarded([ogc](const Request& r, const PathParams&) { return ogc->landing(r); }));
   router.add("GET", "/conformance", guarded([ogc](const Request& r, const PathParams&) { return ogc->conformance(r); }));
   router.add("GET", "/collections", guarded([ogc](const Request& r, const PathParams&) { return ogc->collections(r); }));

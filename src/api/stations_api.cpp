@@ -25,17 +25,17 @@ Response list_stations(const ApiContext& ctx, const Request& r, const PathParams
     if (kind && s->kind != *kind) continue;
     if (code && s->code != *code) continue;
     if (bbox && !bbox->contains(s->lon, s->lat)) continue;
-    if (!page.offer(s->id, [&] { return station_feature(*s); })) break;
+    if (!page.offer(s->id, [&] { return station_feature(*s, shows_station_contacts(ctx, r)); })) break;
   }
   return page.response();
 }
 
-Response get_station(const ApiContext& ctx, const Request&, const PathParams& p) {
+Response get_station(const ApiContext& ctx, const Request& r, const PathParams& p) {
   const auto snap = ctx.catalog.snapshot();
   const std::int64_t id = path_id(p.at("id"));
   const StationEntry* s = snap->station_by_id(id);
   if (!s) throw_not_found("station_not_found", "no station with id " + std::to_string(id), "id");
-  return geojson_response(station_feature(*s));
+  return geojson_response(station_feature(*s, shows_station_contacts(ctx, r)));
 }
 
 Response create_stations(const ApiContext& ctx, const Request& r, const PathParams&) {

@@ -145,6 +145,45 @@ TEST_F(AuthTest, AnonymousReadsCarryNoPersonalData) {
   EXPECT_EQ(send(port, "GET", "/locate?lon=116.51&lat=35.41").body.find(k_worker_phone), std::string::npos);
 }
 
+TEST_F(AuthTest, AStationsContactIsPublicUnlessTheServerKeepsItPrivate) {
+  // A station's contact is its public desk phone (printed on its poster) by
+  // default; --private-station-contacts keeps it for token holders.
+  for (const bool hidden : {false, true}) {
+    SCOPED_TRACE(hidden ? "--private-station-contacts" : "default");
+    TempDir d;
+    const std::string s = d.file("city.gpkg");
+    std::vector<std::string> args;
+    if (hidden) args.push_back("--private-station-contacts");
+    ServerProcess server(s, args);
+    const unsigned short port = server.port();
+    make_city(port);
+    const Json st{{"type", "Feature"},
+                  {"geometry", {{"type", "Point"}, {"coordinates", {X0 + 1 * U, Y0 + 1 * U}}}},
+                  {"properties", {{"name", "station A"}, {"kind", "grid_station"}, {"contact", "0539-1234567"}}}};
+    const HttpResponse made = send(port, "POST", "/stations", "", st.dump());
+    ASSERT_EQ(made.status, 201) << made.body;
+    const std::string id = std::to_string(body_json(made)["id"].get<std::int64_t>());
+    const std::string viewer = create_token(s, "viewer", "--name desk");
+    wait_for_reload();
+    char locate[128];
+    std::snprintf(locate, sizeof locate, "/locate?lon=%.6f&lat=%.6f&k=1", X0 + 1 * U, Y0 + 1 * U);
+    const Json anonymous[] = {body_json(send(port, "GET", "/stations"))["features"][0]["properties"],
+                              body_json(send(port, "GET", "/stations/" + id))["properties"],
+                              body_json(send(port, "GET", "/collections/stations/items"))["features"][0]["properties"],
+                              body_json(send(port, "GET", "/collections/stations/items/" + id))["properties"],
+                              body_json(send(port, "GET", locate))["stations"][0]};
+    for (const Json& p : anonymous) {
+      if (hidden) {
+        EXPECT_TRUE(p["contact"].is_null()) << p.dump();
+      } else {
+        EXPECT_EQ(p["contact"], "0539-1234567") << p.dump();
+      }
+    }
+    EXPECT_EQ(body_json(send(port, "GET", "/stations/" + id, viewer))["properties"]["contact"], "0539-1234567");
+    EXPECT_EQ(body_json(send(port, "GET", locate, viewer))["stations"][0]["contact"], "0539-1234567");
+  }
+}
+
 TEST_F(AuthTest, CommunityScopedDispatcher) {
   ServerProcess server(store);
   const unsigned short port = server.port();

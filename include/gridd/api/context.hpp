@@ -30,6 +30,9 @@ struct ApiOptions {
   /// The server's address as residents reach it (https://gridd.example.gov.cn),
   /// for the QR codes; empty: taken from each request (Host, X-Forwarded-Proto).
   std::string public_url;
+  /// Stations' `contact` is their public desk phone by default (printed on
+  /// posters); true hides it from callers who may not see personal data.
+  bool private_station_contacts = false;
 };
 
 /// What the HTTP layer tells /metrics and /readyz about itself.
@@ -55,6 +58,11 @@ struct ApiContext {
   const Router& router;                           ///< the API's router (its request metrics)
   ServerGauges& gauges;                           ///< the http layer's counters
 };
+
+/// Whether the request may see stations' contacts (ApiOptions::private_station_contacts).
+inline bool shows_station_contacts(const ApiContext& context, const Request& r) {
+  return !context.options.private_station_contacts || r.principal.personal_data;
+}
 
 /// A handler that reads the context.
 using ContextHandler = Response (*)(const ApiContext&, const Request&, const PathParams&);

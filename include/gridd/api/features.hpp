@@ -51,7 +51,8 @@ Json grid_feature(const service::Snapshot& snap, const service::GridEntry& e, bo
                   bool personal_data = true);
 /// A grid's people as JSON; without their phones unless `personal_data`.
 Json people_json(const std::vector<Person>& people, bool personal_data);
-Json station_feature(const service::StationEntry& s);
+/// `with_contact` false leaves out the station's contact (private_station_contacts).
+Json station_feature(const service::StationEntry& s, bool with_contact = true);
 
 /// The features of a Feature or a FeatureCollection body.
 std::vector<const Json*> features_of(const Json& body);
