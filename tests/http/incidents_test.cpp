@@ -656,9 +656,28 @@ TEST_F(Incidents, StatisticsPerGridCategoryAndDay) {
   EXPECT_EQ(by_category["rows"][0]["received"], 2);
   EXPECT_EQ(by_category["rows"][0]["label"]["name"], "物业纠纷");
 
+  // Per local day (China time): the days the three were created on, read
+  // from their created_at with plain arithmetic (they may straddle midnight).
+  std::map<std::string, int> expected_days;
+  const Json all = body_json(client->get("/incidents?limit=100"));
+  ASSERT_EQ(all["features"].size(), 3u);
+  for (const auto& f : all["features"]) {
+    const std::string utc = f["properties"]["created_at"];  // YYYY-MM-DDTHH:MM:SS.sssZ
+    const int y = std::stoi(utc.substr(0, 4)), mo = std::stoi(utc.substr(5, 2)), d = std::stoi(utc.substr(8, 2));
+    const int h = std::stoi(utc.substr(11, 2));
+    std::chrono::sys_days day{std::chrono::year{y} / mo / d};
+    if (h + 8 >= 24) day += std::chrono::days(1);
+    const std::chrono::year_month_day local{day};
+    char key[16];
+    std::snprintf(key, sizeof key, "%04d-%02u-%02u", static_cast<int>(local.year()), static_cast<unsigned>(local.month()),
+                  static_cast<unsigned>(local.day()));
+    ++expected_days[key];
+  }
   const Json by_day = body_json(client->get("/incidents/stats?group=day"));
-  ASSERT_EQ(by_day["rows"].size(), 1u);
-  EXPECT_EQ(by_day["rows"][0]["key"], local_date(std::chrono::system_clock::now()));
+  ASSERT_EQ(by_day["rows"].size(), expected_days.size()) << by_day.dump();
+  for (const auto& row : by_day["rows"]) {
+    EXPECT_EQ(row["received"], expected_days[row["key"].get<std::string>()]) << row.dump();
+  }
   expect_error(client->get("/incidents/stats?group=weather"), 400, "invalid_group", "group");
 }
 
