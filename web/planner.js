@@ -4,7 +4,45 @@
 // Drawing and vertex editing: Terra Draw (ES modules from npm, served by gridd).
 import { TerraDraw, TerraDrawPolygonMode, TerraDrawLineStringMode, TerraDrawSelectMode, ValidateNotSelfIntersecting } from 'terra-draw';
 import { TerraDrawMapLibreGLAdapter } from 'terra-draw-maplibre-gl-adapter';
-import { t } from '/web/i18n.js';
+import { t, language } from '/web/i18n.js';
+
+// The planner's own styles (panels that collapse, the split and merge previews).
+if (!document.querySelector('link[href="/web/planner.css"]')) {
+  document.head.append(Object.assign(document.createElement('link'), { rel: 'stylesheet', href: '/web/planner.css' }));
+}
+
+// The planner's own texts (the shared dictionary is in i18n.js).
+const TEXTS = {
+  zh: {
+    'pl.tools.hide': '收起工具面板', 'pl.tools.show': '展开工具面板',
+    'pl.side.hide': '收起工作量面板', 'pl.side.show': '展开工作量面板', 'pl.side.label': '工作量',
+    'pl.split.households': '户数', 'pl.area': '面积', 'pl.split.by.area': '按面积分配原有 {n} 户（可修改，合计须为 {n}）。',
+    'pl.split.by.unknown': '原网格户数未知；可为各部分填写户数（全部填写才保存）。',
+    'pl.split.sum': '合计 {sum} / {n} 户', 'pl.split.sum.bad': '合计 {sum} 户，应为 {n} 户',
+    'pl.merge.summary': '合并后的变化', 'pl.merge.kept.into': '保留 {name}（{code}）',
+    'pl.merge.people': '人员：全部保留 {n} 人', 'pl.merge.people.added': '来自被合并网格', 'pl.merge.people.dup': '{n} 人在两个网格中重复，只保留一次',
+    'pl.merge.households': '户数：{parts} = {sum} 户', 'pl.merge.households.none': '户数：均未知，合并后仍未知',
+    'pl.merge.households.unknown': '户数未知：{names}（未计入合计）',
+    'pl.merge.retired': '注销编码：{codes}', 'pl.households.unit': '户', 'pl.unknown': '未知',
+  },
+  en: {
+    'pl.tools.hide': 'Hide the tool panel', 'pl.tools.show': 'Show the tool panel',
+    'pl.side.hide': 'Hide the workload panel', 'pl.side.show': 'Show the workload panel', 'pl.side.label': 'Workload',
+    'pl.split.households': 'Households', 'pl.area': 'Area', 'pl.split.by.area': 'The {n} households divided by area (editable; they must add up to {n}).',
+    'pl.split.by.unknown': 'The grid has no household count; give one for every part to save them.',
+    'pl.split.sum': 'Total {sum} / {n} households', 'pl.split.sum.bad': 'Total {sum} households, should be {n}',
+    'pl.merge.summary': 'What the merge changes', 'pl.merge.kept.into': 'Kept: {name} ({code})',
+    'pl.merge.people': 'People: all {n} kept', 'pl.merge.people.added': 'from the absorbed grid', 'pl.merge.people.dup': '{n} listed in both grids, kept once',
+    'pl.merge.households': 'Households: {parts} = {sum}', 'pl.merge.households.none': 'Households: unknown in every grid, still unknown',
+    'pl.merge.households.unknown': 'Households unknown: {names} (not in the sum)',
+    'pl.merge.retired': 'Code retired: {codes}', 'pl.households.unit': 'households', 'pl.unknown': 'unknown',
+  },
+};
+/** A planner text, with {name} placeholders filled in. */
+function tp(key, values = {}) {
+  const text = (TEXTS[language()] || TEXTS.zh)[key] || TEXTS.zh[key] || t(key);
+  return text.replace(/\{(\w+)\}/g, (_, k) => (values[k] === undefined ? '' : String(values[k])));
+}
 
 const LEVELS = ['district', 'street', 'community', 'grid', 'micro_grid'];
 const ROLES = ['grid_worker', 'grid_head', 'community_secretary', 'community_worker', 'street_head', 'volunteer', 'police'];
@@ -324,13 +362,16 @@ function buildPanel() {
   const log = el('fieldset', { class: 'changelog' },
     el('legend', { 'data-i18n': 'pl.changelog' }, t('pl.changelog')),
     el('label', {}, el('span', { 'data-i18n': 'pl.editor' }, t('pl.editor')),
-      el('input', { id: 'pl-editor', autocomplete: 'name', value: localStorage.getItem('gridd.editor') || '' })),
+      el('input', { id: 'pl-editor', autocomplete: 'name', value: localStorage.getItem(EDITOR_KEY) || '' })),
     el('label', {}, el('span', { 'data-i18n': 'pl.reason' }, t('pl.reason')),
-      el('input', { id: 'pl-reason', placeholder: t('pl.reason.placeholder') })),
+      el('input', { id: 'pl-reason', placeholder: t('pl.reason.placeholder'), value: localStorage.getItem(REASON_KEY) || '' })),
     el('label', { class: 'check' }, el('input', { type: 'checkbox', id: 'pl-snapdraw', checked: '' }),
       el('span', { 'data-i18n': 'pl.snapdraw' }, t('pl.snapdraw'))));
   section.replaceChildren(
-    el('h2', { 'data-i18n': 'view.planner' }, t('view.planner')),
+    el('div', { class: 'pl-head' },
+      el('h2', { 'data-i18n': 'view.planner' }, t('view.planner')),
+      el('button', { type: 'button', class: 'pl-toggle', id: 'pl-tools-toggle', 'aria-controls': 'panel',
+        onclick: () => setPanel('tools', document.body.classList.contains('pl-tools-collapsed'), { remember: true }) })),
     toolbar,
     el('p', { class: 'hint', id: 'pl-hint', 'aria-live': 'polite' }),
     find,
@@ -344,7 +385,12 @@ function buildPanel() {
     el('ul', { id: 'pl-defects', class: 'defects' }),
     el('div', { class: 'legend defect-legend' }, ['overlap', 'gap', 'outside_parent', 'invalid_geometry'].map((type) =>
       el('span', {}, el('span', { class: 'swatch', style: `background:${DEFECT_COLOURS[type]}` }), el('span', { 'data-i18n': `defect.${type}` }, t(`defect.${type}`))))));
-  $('pl-editor').addEventListener('change', () => localStorage.setItem('gridd.editor', $('pl-editor').value.trim()));
+  // Who edits and why stay filled in from one edit to the next, until changed.
+  $('pl-editor').addEventListener('input', () => {
+    localStorage.setItem(EDITOR_KEY, $('pl-editor').value.trim());
+    $('pl-editor').classList.remove('invalid');
+  });
+  $('pl-reason').addEventListener('input', () => localStorage.setItem(REASON_KEY, $('pl-reason').value.trim()));
 
   const side = $('planner-side');
   const sort = el('select', { id: 'pl-sort', 'aria-label': t('pl.sort') },
@@ -352,6 +398,8 @@ function buildPanel() {
   sort.addEventListener('change', () => { P.workload.sort = sort.value; P.workload.clientSort = null; loadWorkload(); });
   side.replaceChildren(
     el('div', { class: 'side-head' },
+      el('button', { type: 'button', class: 'pl-toggle', id: 'pl-side-toggle', 'aria-controls': 'planner-side',
+        onclick: () => setPanel('side', document.body.classList.contains('pl-side-collapsed'), { remember: true }) }),
       el('h2', { 'data-i18n': 'pl.workload' }, t('pl.workload')),
       el('label', {}, el('span', { 'data-i18n': 'pl.sort' }, t('pl.sort')), sort)),
     el('div', { id: 'pl-workload-root', class: 'hint' }, t('pl.workload.empty')),
@@ -361,6 +409,48 @@ function buildPanel() {
       el('span', {}, t('pl.coverage'))),
     el('div', { id: 'pl-coverage-summary', class: 'hint' }));
   renderTools();
+  setPanel('tools', panelOpen('tools'));
+  setPanel('side', panelOpen('side'));
+}
+
+// ---------------------------------------------------------------------------
+// Panels that collapse: the map keeps the width on a tablet
+// ---------------------------------------------------------------------------
+
+const EDITOR_KEY = 'gridd.editor';
+const REASON_KEY = 'gridd.planner.reason';
+const PANEL_KEYS = { tools: 'gridd.planner.tools', side: 'gridd.planner.side' };
+const WIDE = 1280;  // narrower than this (tablets, phones), both panels start collapsed
+
+/** Whether a panel is open: as the planner left it, else open on a wide screen only. */
+function panelOpen(which) {
+  const stored = localStorage.getItem(PANEL_KEYS[which]);
+  if (stored === 'open' || stored === 'collapsed') return stored === 'open';
+  return window.innerWidth >= WIDE;
+}
+
+/** Open or collapse a panel; `remember` keeps the choice for the next visit. */
+function setPanel(which, open, { remember = false } = {}) {
+  if (remember) localStorage.setItem(PANEL_KEYS[which], open ? 'open' : 'collapsed');
+  document.body.classList.toggle(`pl-${which}-collapsed`, !open);
+  const button = $(`pl-${which}-toggle`);
+  if (button) {
+    const label = tp(`pl.${which}.${open ? 'hide' : 'show'}`);
+    button.setAttribute('aria-expanded', String(open));
+    button.setAttribute('aria-label', label);
+    button.title = label;
+    const narrow = window.matchMedia('(max-width: 820px)').matches;
+    // An arrow pointing where the panel goes (on a phone the panels stack: up and down).
+    const arrows = which === 'tools' ? (narrow ? ['▾', '▴'] : ['«', '»']) : (narrow ? ['▾', '▴'] : ['»', '«']);
+    button.replaceChildren(el('span', { 'aria-hidden': 'true' }, open ? arrows[0] : arrows[1]),
+      ...(which === 'side' ? [el('span', { class: 'pl-toggle-label' }, tp('pl.side.label'))] : []));
+  }
+  if (P.map) P.map.resize();
+}
+
+/** Open the tool panel for a card that needs it (a preview, a form, a refusal), without remembering. */
+function revealTools() {
+  if (document.body.classList.contains('pl-tools-collapsed')) setPanel('tools', true);
 }
 
 function renderTools() {
@@ -596,6 +686,7 @@ async function onDrawFinish(id, context) {
       } catch { /* leave it to the planner */ }
     }
     fillForm({ level, parent: parent ? parent.code : '', code, name: '', people: [], households: null }, { existing: false });
+    revealTools();  // the new grid's attributes are filled in the panel
     P.draw.setMode('select');
     P.draw.selectFeature(id);
     P.tool = 'vertices';
@@ -809,7 +900,7 @@ async function save(draft) {
   const feature = currentFeature();
   if (!feature) { toast(t('pl.nothing')); return; }
   if (!requireEditor()) return;
-  localStorage.setItem('gridd.editor', $('pl-editor').value.trim());
+  localStorage.setItem(EDITOR_KEY, $('pl-editor').value.trim());
   const { q } = changeLog(draft);
   const isNew = !feature.id && feature.id !== 0;
   P.saving = true;
@@ -841,7 +932,7 @@ async function save(draft) {
 function saved_(message) {
   toast(message);
   P.ctx.refreshVectorTiles();
-  $('pl-reason').value = '';
+  // The editor and the reason stay for the next edit (a series of edits usually shares them).
 }
 
 /** Show why the server refused a write; `retryAsDraft` saves anyway (409 topology defects only). */
@@ -872,6 +963,7 @@ function showRefusal({ message, code, field, defects, retry }) {
       retry ? el('button', { type: 'button', id: 'pl-draft', class: 'warn', onclick: () => { hideRefusal(); retry(); } }, t('pl.save.draft')) : null,
       el('button', { type: 'button', class: 'secondary', onclick: hideRefusal }, t('pl.keep.editing'))));
   box.hidden = false;
+  revealTools();
   box.scrollIntoView({ block: 'nearest' });
 }
 
@@ -887,6 +979,7 @@ function hideRefusal() {
 function opCard(id, title, ...children) {
   const card = el('div', { class: 'card op', id }, el('h3', {}, title), ...children);
   $('pl-op').replaceChildren(card);
+  revealTools();
   return card;
 }
 
@@ -915,6 +1008,7 @@ async function operation({ id, title, path, body, describe }) {
       el('button', { type: 'button', class: 'secondary', onclick: () => setTool('select') }, t('pl.cancel'))));
   card.dataset.state = 'preview';
   const commit = async (draft) => {
+    if (card.beforeCommit && !card.beforeCommit()) return;
     if (!requireEditor()) return;
     const { editor, reason } = changeLog(draft);
     confirm.disabled = true;
@@ -942,23 +1036,87 @@ async function operation({ id, title, path, body, describe }) {
   return card;
 }
 
+/** The split's parts in order (the kept part first), each with its preview feature. */
+function splitParts(result) {
+  const parts = (result.split && result.split.parts) || [];
+  const byCode = new Map(result.grids.features.map((f) => [f.properties.code, f]));
+  return parts.map((p) => ({ ...p, feature: byCode.get(p.code) }));
+}
+
+/** The households column of a split preview: the division by area, editable, with its running total. */
+function householdsEditor(result, parts) {
+  const total = result.split ? result.split.households : null;
+  const note = el('p', { class: 'hint', id: 'pl-split-households-note' },
+    total === null ? tp('pl.split.by.unknown') : tp('pl.split.by.area', { n: total }));
+  const sum = el('p', { class: 'pl-sum', id: 'pl-split-sum', 'aria-live': 'polite' });
+  const inputs = parts.map((p, i) => el('input', { type: 'number', min: '0', step: '1', name: 'part-households', 'data-part': String(i),
+    class: 'pl-households', 'aria-label': `${tp('pl.split.households')} · ${p.name}`,
+    value: p.households === null || p.households === undefined ? '' : String(p.households) }));
+  let edited = false;
+  const values = () => inputs.map((i) => (i.value.trim() === '' ? null : Number(i.value)));
+  const update = () => {
+    const v = values();
+    const known = v.filter((x) => x !== null && Number.isInteger(x) && x >= 0);
+    const s = known.reduce((a, b) => a + b, 0);
+    const ok = total === null ? (known.length === v.length || known.length === 0) : (known.length === v.length && s === total);
+    sum.textContent = total === null ? (known.length ? `${s} ${tp('pl.households.unit')}` : '')
+      : (ok ? tp('pl.split.sum', { sum: s, n: total }) : tp('pl.split.sum.bad', { sum: s, n: total }));
+    sum.classList.toggle('bad', !ok);
+    sum.dataset.ok = String(ok);
+    inputs.forEach((i) => i.classList.toggle('invalid', !ok));
+    // The map labels follow the division.
+    drawPreview({ features: parts.map((p) => p.feature).filter(Boolean) }, (f) => {
+      const k = parts.findIndex((p) => p.feature === f);
+      return v[k] === null ? f.properties.name : `${f.properties.name}\n${v[k]} ${tp('pl.households.unit')}`;
+    });
+    return ok;
+  };
+  inputs.forEach((i) => i.addEventListener('input', () => { edited = true; update(); }));
+  return {
+    inputs, note, sum, update,
+    /** The request's households: only when the planner changed the division (else the server divides by area). */
+    body: () => {
+      if (!edited) return {};
+      const v = values();
+      return v.every((x) => x !== null) ? { households: v } : {};
+    },
+    ok: () => update(),
+  };
+}
+
 async function previewSplit(line) {
   if (!P.selected) return;
   const id = P.selected.id;
+  let households = null;
   const card = await operation({
     id: 'pl-split', title: `${t('pl.tool.split')} · ${P.selected.properties.name}`, path: `/grids/${id}/split`, body: { line },
-    describe: (result) => [el('p', { class: 'hint' }, t('pl.split.parts')),
-      el('table', { class: 'parts' }, result.grids.features.map((f, i) => el('tr', { 'data-new': f.id === null ? 'true' : 'false' },
-        el('td', {}, el('span', { class: 'swatch', style: `background:${PREVIEW_COLOURS[i % PREVIEW_COLOURS.length]}` })),
-        f.id === null
-          ? [el('td', {}, el('input', { name: 'part-code', value: f.properties.code, 'aria-label': t('pl.code') })),
-            el('td', {}, el('input', { name: 'part-name', value: f.properties.name, 'aria-label': t('pl.name') }))]
-          : [el('td', {}, f.properties.code), el('td', {}, `${f.properties.name} (${t('pl.kept')})`)],
-        el('td', { class: 'hint' }, area(f.properties.area_m2)))))],
+    describe: (result) => {
+      const parts = splitParts(result);
+      households = householdsEditor(result, parts);
+      // One block per part: its code and name (editable for the new parts), then its households and area.
+      return [el('p', { class: 'hint' }, t('pl.split.parts')),
+        el('table', { class: 'parts pl-parts' },
+          el('thead', {}, el('tr', {}, el('th', {}), el('th', {}, t('pl.code')), el('th', {}, t('pl.name')),
+            el('th', {}, tp('pl.split.households')), el('th', {}, tp('pl.area')))),
+          el('tbody', {}, parts.map((p, i) => el('tr', { 'data-new': p.kept ? 'false' : 'true', 'data-code': p.code },
+            el('td', { class: 'sw' }, el('span', { class: 'swatch', style: `background:${PREVIEW_COLOURS[i % PREVIEW_COLOURS.length]}` })),
+            p.kept
+              ? [el('td', { class: 'code' }, p.code), el('td', { class: 'name' }, p.name, ' ', el('span', { class: 'tag' }, t('pl.kept')))]
+              : [el('td', { class: 'code' }, el('input', { name: 'part-code', value: p.code, 'aria-label': t('pl.code') })),
+                el('td', { class: 'name' }, el('input', { name: 'part-name', value: p.name, 'aria-label': t('pl.name') }))],
+            el('td', { class: 'hh' }, el('span', { class: 'hint' }, tp('pl.split.households')), households.inputs[i]),
+            el('td', { class: 'area hint' }, `${tp('pl.area')} ${area(p.area_m2)}`))))),
+        households.note, households.sum];
+    },
   });
   if (card) {
-    card.bodyExtra = () => ({ parts: [...card.querySelectorAll('tr[data-new=true]')].map((tr) => ({
-      code: tr.querySelector('[name=part-code]').value.trim(), name: tr.querySelector('[name=part-name]').value.trim() })) });
+    households.update();
+    card.bodyExtra = () => ({
+      parts: [...card.querySelectorAll('tr[data-new=true]')].map((tr) => ({
+        code: tr.querySelector('[name=part-code]').value.trim(), name: tr.querySelector('[name=part-name]').value.trim() })),
+      ...households.body(),
+    });
+    card.beforeCommit = () => households.ok();
   }
   // The line stays visible under the preview until the operation ends.
   P.draw.setMode('static');
@@ -995,9 +1153,42 @@ function renderMerge() {
     const k = keep.querySelector('input[name=keep]:checked');
     const keepId = k ? Number(k.value) : P.mergeIds[0];
     operation({ id: 'pl-merge', title: t('pl.tool.merge'), path: '/grids/merge', body: { ids: [...P.mergeIds], keep: keepId },
-      describe: (result) => [el('p', { class: 'hint' }, `${t('pl.merge.into')} ${result.grids.features.map((f) => f.properties.name).join(', ')}`)] });
+      describe: (result) => mergeSummary(result) });
   });
   opCard('pl-merge-pick', t('pl.tool.merge'), el('p', { class: 'hint' }, t('pl.merge.pick')), keep, el('div', { class: 'actions' }, previewBtn));
+}
+
+/** What a merge changes: the grid kept, every person kept, the households summed, the codes retired. */
+function mergeSummary(result) {
+  const m = result.merge;
+  const kept = result.grids.features[0];
+  if (!m) return [el('p', { class: 'hint' }, `${t('pl.merge.into')} ${kept ? kept.properties.name : ''}`)];
+  const added = new Set(m.people_added.map((p) => `${p.name}|${p.phone || ''}|${p.role}`));
+  const roleName = (r) => (t(`role.${r}`) === `role.${r}` ? r : t(`role.${r}`));
+  const grids = m.grids;
+  const known = grids.filter((g) => g.households !== null);
+  const households = m.households === null ? tp('pl.merge.households.none')
+    : tp('pl.merge.households', { parts: known.map((g) => g.households).join(' + '), sum: m.households });
+  const nameOf = (code) => (grids.find((g) => g.code === code) || { name: code }).name;
+  const sep = language() === 'en' ? ', ' : '、';
+  return [el('div', { class: 'pl-merge-summary', id: 'pl-merge-summary' },
+    el('h4', {}, tp('pl.merge.summary')),
+    el('p', { class: 'pl-kept' }, tp('pl.merge.kept.into', { name: kept.properties.name, code: kept.properties.code })),
+    el('p', { class: 'pl-people-count' }, tp('pl.merge.people', { n: m.people.length })),
+    el('ul', { class: 'pl-people', id: 'pl-merge-people' }, m.people.map((p) => {
+      const isNew = added.has(`${p.name}|${p.phone || ''}|${p.role}`);
+      return el('li', { 'data-name': p.name, ...(isNew ? { 'data-added': 'true' } : {}) },
+        el('span', { class: 'who' }, p.name), el('span', { class: 'role' }, roleName(p.role)),
+        p.phone ? el('span', { class: 'phone' }, p.phone) : null,
+        isNew ? el('span', { class: 'tag merge' }, tp('pl.merge.people.added')) : null);
+    })),
+    m.people_duplicates ? el('p', { class: 'hint' }, tp('pl.merge.people.dup', { n: m.people_duplicates })) : null,
+    el('p', { class: 'pl-households', id: 'pl-merge-households', 'data-sum': m.households === null ? '' : String(m.households) }, households),
+    m.households_unknown.length && m.households !== null
+      ? el('p', { class: 'warn', id: 'pl-merge-unknown' }, tp('pl.merge.households.unknown', { names: m.households_unknown.map(nameOf).join(sep) }))
+      : null,
+    el('p', { class: 'pl-retired', id: 'pl-merge-retired' },
+      tp('pl.merge.retired', { codes: m.retired.map((c) => `${c} · ${nameOf(c)}`).join(sep) })))];
 }
 
 function showSnap() {
@@ -1216,6 +1407,10 @@ async function init(ctx) {
     else if (P.tool === 'merge') selectAt(e.lngLat);
     else if (['snap', 'delete', 'history'].includes(P.tool)) selectAt(e.lngLat);
   });
+  // Rotating a tablet moves the panels (side by side or stacked): their arrows follow.
+  window.matchMedia('(max-width: 820px)').addEventListener('change', () => {
+    for (const which of ['tools', 'side']) setPanel(which, !document.body.classList.contains(`pl-${which}-collapsed`));
+  });
   document.addEventListener('keydown', (e) => {
     if (!P.active || e.key !== 'Escape') return;
     if (P.edit) cancelEdit(); else setTool('select');
@@ -1228,6 +1423,7 @@ export async function showPlanner(active, ctx) {
   P.active = active;
   const side = $('planner-side');
   side.hidden = !active;
+  document.body.classList.toggle('planner-on', active);
   if (active && !P.ctx) await init(ctx);
   if (!P.ready) return;
   // The planner's layers show in the planner only; the dispatcher's located point and highlight elsewhere only.

@@ -43,17 +43,56 @@ Json planned_feature(const Grid& g, const std::string& crs) {
               {"properties", std::move(props)}};
 }
 
-Json outcome_json(const std::string& operation, const service::EditOutcome& out, const std::string& crs) {
+Json count_json(const std::optional<std::int64_t>& n) { return n ? Json(*n) : Json(nullptr); }
+
+/// How a split divides the households, part by part (the kept part first).
+Json split_json(const service::SplitSummary& s) {
+  Json parts = Json::array();
+  for (const service::SplitPart& p : s.parts) {
+    parts.push_back(Json{{"code", p.code},
+                         {"name", p.name},
+                         {"kept", p.kept},
+                         {"area_m2", std::round(p.area_m2 * 100) / 100},
+                         {"households", count_json(p.households)}});
+  }
+  return Json{{"households", count_json(s.households)}, {"households_by", s.by}, {"parts", std::move(parts)}};
+}
+
+/// What a merge keeps: every person, the households summed, the codes retired.
+Json merge_json(const service::MergeSummary& s, bool personal_data) {
+  Json grids = Json::array();
+  for (const service::MergeSource& g : s.grids) {
+    grids.push_back(Json{{"id", g.id},
+                         {"code", g.code},
+                         {"name", g.name},
+                         {"kept", g.kept},
+                         {"households", count_json(g.households)},
+                         {"people", g.people}});
+  }
+  return Json{{"grids", std::move(grids)},
+              {"people", people_json(s.people, personal_data)},
+              {"people_added", people_json(s.people_added, personal_data)},
+              {"people_duplicates", s.duplicates},
+              {"households", count_json(s.households)},
+              {"households_unknown", s.households_unknown},
+              {"retired", s.retired}};
+}
+
+Json outcome_json(const std::string& operation, const service::EditOutcome& out, const std::string& crs,
+                  bool personal_data = true) {
   Json features = Json::array();
   for (const Grid& g : out.grids) features.push_back(planned_feature(g, crs));
   bool refused = false;
   for (const auto& d : out.defects) refused = refused || service::refuses_edit(d.type);
-  return Json{{"operation", operation},
-              {"committed", out.committed},
-              {"grids", Json{{"type", "FeatureCollection"}, {"features", std::move(features)}}},
-              {"deleted", out.deleted},
-              {"defects", service::defects_collection(out.defects)},
-              {"refused", refused}};
+  Json j{{"operation", operation},
+         {"committed", out.committed},
+         {"grids", Json{{"type", "FeatureCollection"}, {"features", std::move(features)}}},
+         {"deleted", out.deleted},
+         {"defects", service::defects_collection(out.defects)},
+         {"refused", refused}};
+  if (out.split) j["split"] = split_json(*out.split);
+  if (out.merge) j["merge"] = merge_json(*out.merge, personal_data);
+  return j;
 }
 
 bool body_bool(const Json& body, const char* name, bool fallback) {
@@ -75,8 +114,9 @@ Response run_plan(Catalog& catalog, const Request& r, const Json& body, service:
   const bool commit = param_bool(r, "commit").value_or(body_bool(body, "commit", false));
   const std::string crs = crs_param(r);
   const std::string op = plan.operation;
-  if (!commit) return json_response(outcome_json(op, catalog.preview(plan, options.topology), crs));
-  return json_response(outcome_json(op, catalog.apply(std::move(plan), options), crs));
+  const bool personal = r.principal.personal_data;
+  if (!commit) return json_response(outcome_json(op, catalog.preview(plan, options.topology), crs, personal));
+  return json_response(outcome_json(op, catalog.apply(std::move(plan), options), crs, personal));
 }
 
 Json version_json(const GridVersion& v, bool with_geometry, const std::string& crs, bool personal_data) {
@@ -209,7 +249,24 @@ void add_planning_routes(Router& router, const ApiContext& ctx) {
         names.emplace_back(json_string((*parts)[i], "code", w), json_string((*parts)[i], "name", w));
       }
     }
-    return run_plan(catalog, r, body, catalog.plan_split(path_id(p.at("id")), line.get(), names));
+    // The planner's own division of the households: one count per part, the kept part first.
+    std::optional<std::vector<std::int64_t>> households;
+    if (auto h = body.find("households"); h != body.end() && !h->is_null()) {
+      if (!h->is_array()) {
+        throw_invalid("invalid_households", "households must be an array of counts, one per part (the part kept first)",
+                      "households");
+      }
+      households.emplace();
+      for (std::size_t i = 0; i < h->size(); ++i) {
+        const Json& n = (*h)[i];
+        if (!n.is_number_integer() || n.get<std::int64_t>() < 0) {
+          throw_invalid("invalid_households", "a part's households must be a whole number, 0 or more",
+                        "households/" + std::to_string(i));
+        }
+        households->push_back(n.get<std::int64_t>());
+      }
+    }
+    return run_plan(catalog, r, body, catalog.plan_split(path_id(p.at("id")), line.get(), names, households));
   }, Permission::edit_grids);
   router.add("POST", "/grids/{id}/snap", [&catalog](const Request& r, const PathParams& p) {
     const Json body = object_body(r);

@@ -3,6 +3,8 @@
 // and the grids as they were at a past moment.
 
 #include <algorithm>
+#include <cmath>
+#include <tuple>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -13,6 +15,7 @@
 #include "gridd/core/text.hpp"
 #include "gridd/service/catalog.hpp"
 #include "gridd/service/editing.hpp"
+#include "gridd/spatial/geodesic.hpp"
 
 namespace gridd::service {
 
@@ -164,6 +167,8 @@ EditOutcome Catalog::check_plan(const Snapshot& snap, EditPlan& plan, const Topo
   for (const GridInput& u : plan.updates) out.grids.push_back(u.grid);
   for (const GridInput& c : plan.creates) out.grids.push_back(c.grid);
   out.deleted = plan.deletes;
+  out.split = plan.split;
+  out.merge = plan.merge;
   return out;
 }
 
@@ -174,6 +179,8 @@ EditOutcome Catalog::preview(const EditPlan& plan, const TopologyOptions& topolo
   for (const GridInput& u : plan.updates) copy.updates.push_back({u.grid, spatial::clone(u.geometry.get()), u.where});
   for (const GridInput& c : plan.creates) copy.creates.push_back({c.grid, spatial::clone(c.geometry.get()), c.where});
   copy.deletes = plan.deletes;
+  copy.split = plan.split;
+  copy.merge = plan.merge;
   const auto snap = snapshot();
   return check_plan(*snap, copy, topology, now_iso8601());
 }
@@ -250,12 +257,84 @@ std::string free_code(const Snapshot& snap, const Grid& grid, const std::set<std
 
 }  // namespace
 
+std::vector<std::int64_t> divide_by_area(std::int64_t total, const std::vector<double>& areas) {
+  std::vector<std::int64_t> out(areas.size(), 0);
+  if (areas.empty()) return out;
+  double sum = 0;
+  for (double a : areas) sum += std::max(a, 0.0);
+  if (!(sum > 0)) {
+    out[0] = total;
+    return out;
+  }
+  // Largest remainders: every part gets the floor of its share, then the
+  // households left over go one each to the largest fractions (ties: the
+  // larger part, then the earlier), so the parts sum exactly to the total.
+  std::vector<double> fraction(areas.size());
+  std::int64_t given = 0;
+  for (std::size_t i = 0; i < areas.size(); ++i) {
+    const double share = static_cast<double>(total) * std::max(areas[i], 0.0) / sum;
+    out[i] = static_cast<std::int64_t>(std::floor(share + 1e-9));
+    fraction[i] = share - static_cast<double>(out[i]);
+    given += out[i];
+  }
+  std::vector<std::size_t> order(areas.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    if (std::abs(fraction[a] - fraction[b]) > 1e-9) return fraction[a] > fraction[b];
+    return areas[a] > areas[b];
+  });
+  for (std::size_t k = 0; given < total; k = (k + 1) % order.size(), ++given) out[order[k]] += 1;
+  for (std::size_t k = 0; given > total; k = (k + 1) % order.size()) {  // only from float noise
+    if (out[order[order.size() - 1 - k]] > 0) {
+      out[order[order.size() - 1 - k]] -= 1;
+      --given;
+    }
+  }
+  return out;
+}
+
 EditPlan Catalog::plan_split(std::int64_t id, const GEOSGeometry* line,
-                             const std::vector<std::pair<std::string, std::string>>& codes_and_names) const {
+                             const std::vector<std::pair<std::string, std::string>>& codes_and_names,
+                             const std::optional<std::vector<std::int64_t>>& households) const {
   const auto snap = snapshot();
   const GridEntry* e = snap->grid_by_id(id);
   if (!e) throw_not_found("grid_not_found", "no grid with id " + std::to_string(id), "id");
   std::vector<spatial::GeomPtr> parts = split_by_line(e->shape.geometry(), line);
+  // The households: the planner's counts, else divided by area.
+  std::vector<double> areas;
+  for (const auto& part : parts) areas.push_back(spatial::geodesic_area_m2(part.get()));
+  SplitSummary summary;
+  summary.households = e->grid.households;
+  std::vector<std::optional<std::int64_t>> counts(parts.size());
+  if (households) {
+    if (households->size() != parts.size()) {
+      throw_invalid("invalid_households",
+                    "households must give one count per part (" + std::to_string(parts.size()) + ": the part kept first, " +
+                        "then the new parts), not " + std::to_string(households->size()),
+                    "households");
+    }
+    std::int64_t sum = 0;
+    for (std::size_t i = 0; i < households->size(); ++i) {
+      if ((*households)[i] < 0) {
+        throw_invalid("invalid_households", "a part's households cannot be negative", "households/" + std::to_string(i));
+      }
+      sum += (*households)[i];
+      counts[i] = (*households)[i];
+    }
+    if (e->grid.households && sum != *e->grid.households) {
+      throw_invalid("invalid_households",
+                    "the parts' households add up to " + std::to_string(sum) + ", not the grid's " +
+                        std::to_string(*e->grid.households),
+                    "households");
+    }
+    summary.by = "given";
+  } else if (e->grid.households) {
+    const std::vector<std::int64_t> divided = divide_by_area(*e->grid.households, areas);
+    for (std::size_t i = 0; i < divided.size(); ++i) counts[i] = divided[i];
+    summary.by = "area";
+  } else {
+    summary.by = "unknown";
+  }
   EditPlan plan;
   plan.operation = "split";
   std::set<std::string> taken;
@@ -270,11 +349,12 @@ EditPlan Catalog::plan_split(std::int64_t id, const GEOSGeometry* line,
       g.name = k < codes_and_names.size() && !codes_and_names[k].second.empty()
                    ? codes_and_names[k].second
                    : e->grid.name + "-" + std::to_string(i + 1);
-      g.households.reset();  // unknown until counted
       g.created_at.clear();
       taken.insert(g.code);
     }
+    g.households = counts[i];
     part_codes.push_back(g.code);
+    summary.parts.push_back({g.code, g.name, areas[i], counts[i], i == 0});
     GridInput in{g, std::move(parts[i]), i == 0 ? "grid" : "parts/" + std::to_string(i)};
     (i == 0 ? plan.updates : plan.creates).push_back(std::move(in));
   }
@@ -294,6 +374,7 @@ EditPlan Catalog::plan_split(std::int64_t id, const GEOSGeometry* line,
     ci.grid.parent_code = part_codes[best];
     plan.updates.push_back(std::move(ci));
   }
+  plan.split = std::move(summary);
   return plan;
 }
 
@@ -314,7 +395,24 @@ EditPlan Catalog::plan_merge(const std::vector<std::int64_t>& ids, std::int64_t 
   }
   const GridEntry* kept = snap->grid_by_id(keep);
   std::vector<const GEOSGeometry*> geoms;
-  std::optional<std::int64_t> households = std::int64_t{0};
+  MergeSummary summary;
+  // Every person of every grid, the kept grid's first; the same name, phone
+  // and role only once.
+  std::set<std::tuple<std::string, std::string, std::string>> seen_people;
+  auto take_people = [&](const GridEntry* e) {
+    for (const Person& p : e->grid.people) {
+      if (!seen_people.emplace(p.name, p.phone, p.role).second) {
+        ++summary.duplicates;
+        continue;
+      }
+      summary.people.push_back(p);
+      if (e != kept) summary.people_added.push_back(p);
+    }
+  };
+  take_people(kept);
+  for (const GridEntry* e : entries) {
+    if (e != kept) take_people(e);
+  }
   for (const GridEntry* e : entries) {
     if (e->grid.parent_code != kept->grid.parent_code || e->grid.level != kept->grid.level) {
       throw_invalid("not_siblings",
@@ -323,11 +421,13 @@ EditPlan Catalog::plan_merge(const std::vector<std::int64_t>& ids, std::int64_t 
                     "ids");
     }
     geoms.push_back(e->shape.geometry());
-    if (households && e->grid.households) {
-      *households += *e->grid.households;
+    summary.grids.push_back({e->grid.id, e->grid.code, e->grid.name, e->grid.households, e->grid.people.size(), e == kept});
+    if (e->grid.households) {
+      summary.households = summary.households.value_or(0) + *e->grid.households;
     } else {
-      households.reset();
+      summary.households_unknown.push_back(e->grid.code);
     }
+    if (e != kept) summary.retired.push_back(e->grid.code);
   }
   spatial::GeomPtr merged = dissolve(geoms);
   if (polygon_count(merged.get()) > 1 && !allow_disjoint) {
@@ -339,7 +439,8 @@ EditPlan Catalog::plan_merge(const std::vector<std::int64_t>& ids, std::int64_t 
   EditPlan plan;
   plan.operation = "merge";
   Grid g = kept->grid;
-  g.households = households;
+  g.households = summary.households;
+  g.people = summary.people;
   plan.updates.push_back({g, std::move(merged), "grid"});
   for (const GridEntry* e : entries) {
     if (e->grid.id == keep) continue;
@@ -351,6 +452,7 @@ EditPlan Catalog::plan_merge(const std::vector<std::int64_t>& ids, std::int64_t 
       plan.updates.push_back(std::move(ci));
     }
   }
+  plan.merge = std::move(summary);
   return plan;
 }
 

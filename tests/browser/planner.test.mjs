@@ -2,8 +2,12 @@
 // chromium (headless, software WebGL) against the real gridd serving the demo
 // city. A micro-grid is drawn with the mouse, saved and located; an overlapping
 // one is refused with the reason shown and the overlap drawn; the first one is
-// split; the workload table lists a community's grids.
-// Screenshots go to tests/browser/output/ (or $GRIDD_BROWSER_OUTPUT).
+// split, its households divided in the preview and carried by the parts; two
+// grids are merged with every person listed and kept; the workload table lists
+// a community's grids; the editor and the reason stay filled in; on a 1024×768
+// tablet the panels start collapsed and the map keeps the width; at 390 px
+// nothing overflows.
+// Screenshots (1440×900, 1024×768, 390×844) go to tests/browser/output/ (or $GRIDD_BROWSER_OUTPUT).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -155,7 +159,7 @@ before(async () => {
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
   target = await findTarget();
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     if (/status of 409/.test(m.text()) && /\/grids(\?|$)/.test(m.location().url || '')) refusals.push(m.location().url);
@@ -257,7 +261,7 @@ test('an overlapping grid is refused with the reason shown and the overlap drawn
   assert.deepEqual(problems, []);
 });
 
-test('a micro-grid is split with a line: preview, then commit', async () => {
+test('a micro-grid is split with a line: the preview divides the households, the parts carry them', async () => {
   const { grid, lon, lat } = target;
   const code = `${grid.properties.code}001`;
   await clickLonLat(lon - D / 2, lat);
@@ -268,19 +272,58 @@ test('a micro-grid is split with a line: preview, then commit', async () => {
   await page.waitForTimeout(400);
   await clickLonLat(lon + D / 5, lat + 2 * D);  // a click on the last point ends the line
   await page.waitForSelector('#pl-split[data-state=preview]', { timeout: 15000 });
-  assert.equal(await page.locator('#pl-split table.parts tr').count(), 2);
+  assert.equal(await page.locator('#pl-split table.parts tbody tr').count(), 2);
+  // The 120 households are divided by area, shown per part and editable; they add up to 120.
+  const split = await page.evaluate(() => window.gridd.planner.preview.split);
+  assert.equal(split.households, 120);
+  assert.equal(split.households_by, 'area');
+  const inputs = page.locator('#pl-split [name=part-households]');
+  const shown = await inputs.evaluateAll((list) => list.map((i) => Number(i.value)));
+  assert.deepEqual(shown, split.parts.map((p) => p.households));
+  assert.equal(shown[0] + shown[1], 120);
+  const totalArea = split.parts[0].area_m2 + split.parts[1].area_m2;
+  split.parts.forEach((p, k) => assert.ok(Math.abs(shown[k] - (120 * p.area_m2) / totalArea) <= 1,
+    `part ${k}: ${shown[k]} households for ${p.area_m2} of ${totalArea} m²`));
+  assert.match(await page.locator('#pl-split-sum').innerText(), /120/);
+  assert.match(await page.locator('#pl-split-households-note').innerText(), /按面积/);
   await idle();
   const preview = await page.evaluate(() => window.gridd.map.queryRenderedFeatures({ layers: ['planner-preview-fill'] }).length);
   assert.ok(preview > 0, 'the split preview is not drawn');
-  await page.screenshot({ path: path.join(output, 'planner-split-preview.png') });
+  const labels = await page.evaluate(() => window.gridd.map.queryRenderedFeatures({ layers: ['planner-preview-labels'] })
+    .map((f) => f.properties.label));
+  assert.ok(labels.some((l) => l.includes(`${shown[1]} 户`)), `the map labels do not show the households: ${labels}`);
+  await page.screenshot({ path: path.join(output, 'planner-1440-split-preview.png') });
   // Before the commit nothing changed.
   assert.equal((await api(`/grids?parent=${grid.properties.code}&level=micro_grid&geometry=false`)).features.length, 1);
+  // A division that does not add up is flagged and not sent.
+  await inputs.nth(1).fill(String(shown[1] + 7));
+  await page.waitForSelector('#pl-split-sum.bad');
+  assert.match(await page.locator('#pl-split-sum').innerText(), /127/);
+  await page.click('#pl-split-commit');
+  await page.waitForTimeout(300);
+  assert.equal(await page.locator('#pl-split').getAttribute('data-state'), 'preview');
+  // The planner's own count: 5 households move to the new part.
+  const wanted = [shown[0] - 5, shown[1] + 5];
+  await inputs.nth(0).fill(String(wanted[0]));
+  await inputs.nth(1).fill(String(wanted[1]));
+  await page.waitForSelector('#pl-split-sum:not(.bad)');
   await page.locator('#pl-split tr[data-new=true] [name=part-name]').fill('测试楼院微网格东');
   await page.click('#pl-split-commit');
   await page.waitForSelector('#pl-split', { state: 'detached', timeout: 15000 });
   const parts = await api(`/grids?parent=${grid.properties.code}&level=micro_grid&geometry=false`);
   assert.equal(parts.features.length, 2);
   assert.ok(parts.features.some((f) => f.properties.name === '测试楼院微网格东'));
+  const kept = parts.features.find((f) => f.properties.code === code);
+  const added = parts.features.find((f) => f.properties.code !== code);
+  assert.equal(kept.properties.households, wanted[0]);
+  assert.equal(added.properties.households, wanted[1]);
+  // The editor and the reason stayed filled in from the first edit, and were recorded again.
+  assert.equal(await page.locator('#pl-editor').inputValue(), '规划科 王工');
+  assert.equal(await page.locator('#pl-reason').inputValue(), '楼院微网格划分');
+  const history = await api(`/grids/${kept.id}/history`);
+  assert.equal(history.features.at(-1).properties.operation, 'split');
+  assert.equal(history.features.at(-1).properties.reason, '楼院微网格划分');
+  assert.equal(history.features.at(-1).properties.editor, '规划科 王工');
   // The vector tiles refresh: both micro-grids are drawn.
   await page.waitForFunction((codes) => {
     const drawn = window.gridd.map.queryRenderedFeatures({ layers: ['grids-micro_grid'] }).map((f) => f.properties.code);
@@ -291,6 +334,82 @@ test('a micro-grid is split with a line: preview, then commit', async () => {
   const painted = await paintedShare();
   assert.ok(painted > 0.2, `the map looks blank: ${(painted * 100).toFixed(1)}% painted`);
   await page.screenshot({ path: path.join(output, 'planner-after-split.png') });
+  assert.deepEqual(problems, []);
+});
+
+test('two grids are merged: the preview lists every person and the households summed, and both are kept', async () => {
+  // Two neighbouring grids of the target's community, both with people, that merge cleanly (the target
+  // itself is partly divided into micro-grids: merged, the rest of it would be a gap the server refuses).
+  const siblings = (await api(`/grids?parent=${target.grid.properties.parent}&level=grid&geometry=true&limit=100`))
+    .features.filter((f) => f.id !== target.grid.id && f.properties.people.length);
+  let grid = null, other = null;
+  for (const a of siblings) {
+    for (const b of siblings) {
+      if (grid || a.id >= b.id) continue;
+      const r = await fetch(`${base}/grids/merge`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ ids: [a.id, b.id], keep: a.id }) });
+      if (r.ok && !(await r.json()).refused) { grid = a; other = b; }
+    }
+  }
+  assert.ok(other, 'no two neighbours to merge');
+  // A point that locates in the neighbour.
+  let at = null;
+  for (const p of [centroid(other.geometry), ...other.geometry.coordinates.flat(2).slice(0, 1)]) {
+    const r = await api(`/locate?lon=${p[0]}&lat=${p[1]}&k=0`);
+    if (r.grids.some((g) => g.id === other.id)) { at = p; break; }
+  }
+  assert.ok(at, 'no point inside the neighbour');
+  const before = await api(`/grids/${grid.id}`);
+  const key = (p) => `${p.name}|${p.phone || ''}|${p.role}`;
+  const union = [...new Map([...before.properties.people, ...other.properties.people].map((p) => [key(p), p])).values()];
+  const sum = (before.properties.households ?? 0) + (other.properties.households ?? 0);
+  assert.ok(before.properties.households !== null && other.properties.households !== null, 'the demo grids have households');
+
+  await page.fill('#pl-find-code', grid.properties.code);
+  await page.click('#pl-find button[type=submit]');
+  await page.waitForSelector(`#pl-selected[data-code="${grid.properties.code}"]`);
+  await page.click('#pl-tools button[data-tool=merge]');
+  await page.evaluate(([a, b]) => {
+    const all = [...a.coordinates.flat(2), ...b.coordinates.flat(2)];
+    const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
+    window.gridd.map.fitBounds([[Math.min(...xs), Math.min(...ys)], [Math.max(...xs), Math.max(...ys)]], { padding: 40, duration: 0 });
+  }, [before.geometry, other.geometry]);
+  await idle();
+  await clickLonLat(at[0], at[1]);
+  await page.waitForFunction(() => document.querySelectorAll('#pl-merge-pick .chip').length === 2);
+  await page.click('#pl-merge-preview');
+  await page.waitForSelector('#pl-merge[data-state=preview] #pl-merge-people', { timeout: 15000 });
+  // Every person of both grids is listed, the neighbour's marked as coming over.
+  const listed = await page.locator('#pl-merge-people li').evaluateAll((li) => li.map((x) => ({ name: x.dataset.name, added: x.dataset.added === 'true' })));
+  assert.deepEqual(listed.map((p) => p.name).sort(), union.map((p) => p.name).sort());
+  const theirs = new Set(other.properties.people.map((p) => p.name));
+  const ours = new Set(before.properties.people.map((p) => p.name));
+  for (const p of listed) assert.equal(p.added, theirs.has(p.name) && !ours.has(p.name), `${p.name} marked wrong`);
+  assert.match(await page.locator('#pl-merge-summary').innerText(), new RegExp(`全部保留 ${union.length} 人`));
+  assert.equal(await page.locator('#pl-merge-households').getAttribute('data-sum'), String(sum));
+  assert.match(await page.locator('#pl-merge-households').innerText(), new RegExp(`= ${sum} 户`));
+  assert.match(await page.locator('#pl-merge-retired').innerText(), new RegExp(other.properties.code));
+  await page.screenshot({ path: path.join(output, 'planner-1440-merge-preview.png') });
+
+  await page.click('#pl-merge-commit');
+  await page.waitForSelector('#pl-merge', { state: 'detached', timeout: 15000 });
+  const merged = await api(`/grids/${grid.id}`);
+  assert.deepEqual(merged.properties.people.map(key).sort(), union.map(key).sort());
+  assert.equal(merged.properties.households, sum);
+  assert.equal((await api(`/grids?code=${other.properties.code}&geometry=false`)).features.length, 0);
+  await page.waitForSelector(`#pl-selected[data-code="${grid.properties.code}"]`);
+
+  // Who edits and why are still there after a reload.
+  await page.reload();
+  await page.waitForFunction(() => window.gridd && window.gridd.ready, null, { timeout: 60000 });
+  await page.click('button[data-view=planner]');
+  await page.waitForFunction(() => window.gridd.planner && window.gridd.planner.ready, null, { timeout: 30000 });
+  assert.equal(await page.locator('#pl-editor').inputValue(), '规划科 王工');
+  assert.equal(await page.locator('#pl-reason').inputValue(), '楼院微网格划分');
+  await page.fill('#pl-find-code', grid.properties.code);
+  await page.click('#pl-find button[type=submit]');
+  await page.waitForSelector(`#pl-selected[data-code="${grid.properties.code}"]`);
+  await idle();
   assert.deepEqual(problems, []);
 });
 
@@ -329,27 +448,150 @@ test('the workload table lists the grids of the selected community and selects a
   assert.deepEqual(problems, []);
 });
 
-test('on a tablet the planner keeps the map, the tools and the workload on screen', async () => {
-  const tablet = await browser.newPage({ viewport: { width: 800, height: 1100 } });
-  tablet.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-  tablet.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  await tablet.goto(base + '/');
-  await tablet.waitForFunction(() => window.gridd && window.gridd.ready, null, { timeout: 60000 });
-  await tablet.click('button[data-view=planner]');
-  await tablet.waitForFunction(() => window.gridd.planner && window.gridd.planner.ready, null, { timeout: 30000 });
+/** A fresh page (its own storage) at a size, in the planner. */
+async function plannerPage(width, height) {
+  const p = await browser.newPage({ viewport: { width, height } });
+  p.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  await p.goto(base + '/');
+  await p.waitForFunction(() => window.gridd && window.gridd.ready, null, { timeout: 60000 });
+  await p.click('button[data-view=planner]');
+  await p.waitForFunction(() => window.gridd.planner && window.gridd.planner.ready, null, { timeout: 30000 });
+  return p;
+}
+
+/** Elements wider than the window or sticking out of it (none expected). */
+function overflow(p) {
+  return p.evaluate(() => {
+    const w = document.documentElement.clientWidth;
+    const out = [];
+    if (document.documentElement.scrollWidth > w) out.push(`page ${document.documentElement.scrollWidth} > ${w}`);
+    for (const e of document.querySelectorAll('header.bar, header.bar *, #planner-panel .pl-head, #planner-panel .pl-head *, #pl-tools, #pl-tools *, #planner-side .side-head, #planner-side .side-head *')) {
+      const r = e.getBoundingClientRect();
+      if (r.width && (r.right > w + 0.5 || r.left < -0.5)) out.push(`${e.tagName.toLowerCase()}#${e.id}.${e.className}: ${Math.round(r.left)}..${Math.round(r.right)}`);
+    }
+    return out;
+  });
+}
+
+test('at 1440×900 both panels stay open beside the map', async () => {
+  const desk = await plannerPage(1440, 900);
+  assert.equal(await desk.evaluate(() => document.body.classList.contains('pl-tools-collapsed')), false);
+  assert.equal(await desk.evaluate(() => document.body.classList.contains('pl-side-collapsed')), false);
+  assert.ok(await desk.locator('#pl-find-code').isVisible(), 'the tool panel is collapsed');
+  assert.ok(await desk.locator('#pl-sort').isVisible(), 'the workload panel is collapsed');
+  assert.ok((await desk.locator('#planner-side').boundingBox()).width > 300, 'the workload panel is narrow');
+  assert.equal(await desk.locator('#pl-tools-toggle').getAttribute('aria-expanded'), 'true');
+  await desk.fill('#pl-find-code', target.community.code);
+  await desk.click('#pl-find button[type=submit]');
+  await desk.waitForSelector('#pl-workload tbody tr');
+  await idle(desk);
+  const map = await desk.locator('#map').boundingBox();
+  assert.ok(map.width >= 500, `map too small: ${JSON.stringify(map)}`);
+  await desk.screenshot({ path: path.join(output, 'planner-1440.png') });
+  await desk.close();
+  assert.deepEqual(problems, []);
+});
+
+test('on a 1024×768 tablet the panels start collapsed, the map keeps the width, and the choice is remembered', async () => {
+  const tablet = await plannerPage(1024, 768);
+  assert.ok(await tablet.evaluate(() => document.body.classList.contains('pl-tools-collapsed')), 'the tool panel is open');
+  assert.ok(await tablet.evaluate(() => document.body.classList.contains('pl-side-collapsed')), 'the workload panel is open');
+  await tablet.evaluate(([x, y]) => window.gridd.map.jumpTo({ center: [x, y], zoom: 15 }), [target.lon, target.lat]);
+  await idle(tablet);
+  let map = await tablet.locator('#map').boundingBox();
+  assert.ok(map.width >= 0.7 * 1024, `the map is ${map.width} px of 1024`);
+  assert.ok(map.height > 600, `the map is ${map.height} px high`);
+  // The tools stay at hand as a rail of icons, every one on screen.
+  const tools = await tablet.locator('#pl-tools button').evaluateAll((bs) => bs.map((b) => b.getBoundingClientRect().toJSON()));
+  assert.equal(tools.length, 8);
+  for (const r of tools) assert.ok(r.width > 20 && r.height > 20 && r.bottom <= 768 && r.right <= 1024, `a tool off screen: ${JSON.stringify(r)}`);
+  assert.deepEqual(await overflow(tablet), []);
+  const painted = await paintedShare(tablet);
+  assert.ok(painted > 0.2, `the map looks blank: ${(painted * 100).toFixed(1)}% painted`);
+  await tablet.screenshot({ path: path.join(output, 'planner-1024-collapsed.png') });
+
+  // Both panels opened by their toggles: the workload of a community, the map still between them.
+  await tablet.click('#pl-side-toggle');
+  await tablet.waitForFunction(() => !document.body.classList.contains('pl-side-collapsed'));
+  await tablet.click('#pl-tools-toggle');
+  await tablet.waitForFunction(() => !document.body.classList.contains('pl-tools-collapsed'));
   await tablet.fill('#pl-find-code', target.community.code);
   await tablet.click('#pl-find button[type=submit]');
   await tablet.waitForSelector('#pl-workload tbody tr');
   await idle(tablet);
-  const map = await tablet.locator('#map').boundingBox();
+  map = await tablet.locator('#map').boundingBox();
+  assert.ok(map.width > 200, `the map is gone with both panels open: ${map.width}`);
+  await tablet.screenshot({ path: path.join(output, 'planner-1024-open.png') });
+  // Remembered: after a reload both stay open; collapsed again, they stay collapsed.
+  await tablet.reload();
+  await tablet.waitForFunction(() => window.gridd && window.gridd.ready, null, { timeout: 60000 });
+  await tablet.click('button[data-view=planner]');
+  await tablet.waitForFunction(() => window.gridd.planner && window.gridd.planner.ready, null, { timeout: 30000 });
+  assert.equal(await tablet.evaluate(() => document.body.classList.contains('pl-tools-collapsed')), false);
+  assert.equal(await tablet.evaluate(() => document.body.classList.contains('pl-side-collapsed')), false);
+  await tablet.click('#pl-tools-toggle');
+  await tablet.click('#pl-side-toggle');
+  await tablet.reload();
+  await tablet.waitForFunction(() => window.gridd && window.gridd.ready, null, { timeout: 60000 });
+  await tablet.click('button[data-view=planner]');
+  await tablet.waitForFunction(() => window.gridd.planner && window.gridd.planner.ready, null, { timeout: 30000 });
+  assert.ok(await tablet.evaluate(() => document.body.classList.contains('pl-tools-collapsed')));
+  assert.ok(await tablet.evaluate(() => document.body.classList.contains('pl-side-collapsed')));
+  map = await tablet.locator('#map').boundingBox();
+  assert.ok(map.width >= 0.7 * 1024, `the map is ${map.width} px of 1024`);
+  // Other views keep their panel: the collapse is the planner's.
+  await tablet.click('button[data-view=dispatch]');
+  assert.ok(await tablet.locator('#locate-form').isVisible(), 'the dispatch panel is collapsed too');
+  await tablet.close();
+  assert.deepEqual(problems, []);
+});
+
+test('on a portrait tablet the planner keeps the map, the tools and the workload on screen', async () => {
+  const tablet = await plannerPage(800, 1100);
+  // Collapsed, the tools are one row of icons and the workload one bar; the map has the rest.
+  let map = await tablet.locator('#map').boundingBox();
+  assert.ok(map.width >= 790 && map.height > 800, `map too small: ${JSON.stringify(map)}`);
   const tools = await tablet.locator('#pl-tools').boundingBox();
+  assert.ok(tools && tools.y > map.y && tools.y + tools.height <= 1100, 'the tools are off screen');
+  assert.deepEqual(await overflow(tablet), []);
+  // Opened, the workload table shows a community's grids.
+  await tablet.click('#pl-tools-toggle');
+  await tablet.click('#pl-side-toggle');
+  await tablet.fill('#pl-find-code', target.community.code);
+  await tablet.click('#pl-find button[type=submit]');
+  await tablet.waitForSelector('#pl-workload tbody tr');
+  await idle(tablet);
+  map = await tablet.locator('#map').boundingBox();
   const side = await tablet.locator('#planner-side').boundingBox();
   assert.ok(map.width >= 790 && map.height > 300, `map too small: ${JSON.stringify(map)}`);
-  assert.ok(tools && tools.y > map.y && tools.y < 1100, 'the tools are off screen');
   assert.ok(side && side.height > 100, 'the workload table is hidden');
   const painted = await paintedShare(tablet);
   assert.ok(painted > 0.2, `the map looks blank: ${(painted * 100).toFixed(1)}% painted`);
   await tablet.screenshot({ path: path.join(output, 'planner-tablet.png') });
   await tablet.close();
+  assert.deepEqual(problems, []);
+});
+
+test('on a 390 px phone the planner fits: no horizontal overflow, collapsed or open', async () => {
+  const phone = await plannerPage(390, 844);
+  await phone.evaluate(([x, y]) => window.gridd.map.jumpTo({ center: [x, y], zoom: 15 }), [target.lon, target.lat]);
+  await idle(phone);
+  assert.deepEqual(await overflow(phone), []);
+  const map = await phone.locator('#map').boundingBox();
+  assert.ok(map.height > 500, `the map is ${map.height} px high`);
+  for (const b of await phone.locator('#pl-tools button').evaluateAll((bs) => bs.map((x) => x.getBoundingClientRect().toJSON()))) {
+    assert.ok(b.right <= 390 && b.width >= 30 && b.bottom <= 844, `a tool does not fit: ${JSON.stringify(b)}`);
+  }
+  await phone.screenshot({ path: path.join(output, 'planner-390-collapsed.png') });
+  await phone.click('#pl-tools-toggle');
+  await phone.waitForFunction(() => !document.body.classList.contains('pl-tools-collapsed'));
+  await phone.fill('#pl-find-code', target.grid.properties.code);
+  await phone.click('#pl-find button[type=submit]');
+  await phone.waitForSelector('#pl-selected');
+  await idle(phone);
+  assert.deepEqual(await overflow(phone), []);
+  await phone.screenshot({ path: path.join(output, 'planner-390-open.png') });
+  await phone.close();
   assert.deepEqual(problems, []);
 });

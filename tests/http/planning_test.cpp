@@ -1,6 +1,7 @@
 // The planner's API over real HTTP: topology checks of a subtree and of a
 // proposed edit, refusal of overlapping and gap-making edits (and drafts),
-// split and merge with preview then commit, the version history with
+// split and merge with preview then commit (split dividing the households,
+// merge keeping every person and summing them), the version history with
 // editor and reason, time-travel locate across an edit, incidents keeping
 // the grid version they were assigned under, make-valid, and bad input.
 
@@ -151,6 +152,114 @@ TEST_F(PlanningTest, SplitPreviewThenCommit) {
   expect_error(client->post("/grids/" + std::to_string(ids[1]) + "/split", Json{{"line", stub}}.dump()), 400,
                "line_does_not_split", "line");
   expect_error(client->post("/grids/" + std::to_string(ids[1]) + "/split", "{}"), 400, "missing_line", "line");
+}
+
+TEST_F(PlanningTest, SplitDividesTheHouseholdsByAreaOrAsGiven) {
+  Json east = grid_feature("370811001002", "community", "370811001", 116.1, 35.0, 116.2, 35.1, "东社区");
+  east["properties"]["households"] = 1000;
+  ASSERT_EQ(client->put("/grids/" + std::to_string(ids[2]), east.dump()).status, 200);
+  const std::string path = "/grids/" + std::to_string(ids[2]) + "/split";
+  // x = 116.13 cuts the community 30/70 by area.
+  const Json line{{"type", "LineString"}, {"coordinates", {{116.13, 34.99}, {116.13, 35.11}}}};
+  HttpResponse r = client->post(path, Json{{"line", line}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = body_json(r);
+  EXPECT_EQ(j["split"]["households"], 1000) << r.body;
+  EXPECT_EQ(j["split"]["households_by"], "area");
+  ASSERT_EQ(j["split"]["parts"].size(), 2u);
+  EXPECT_EQ(j["split"]["parts"][0]["households"], 700);
+  EXPECT_TRUE(j["split"]["parts"][0]["kept"].get<bool>());
+  EXPECT_EQ(j["split"]["parts"][1]["households"], 300);
+  EXPECT_EQ(j["grids"]["features"][0]["properties"]["households"], 700);
+  EXPECT_EQ(j["grids"]["features"][1]["properties"]["households"], 300);
+  // The planner's own counts must sum to the grid's; else 400 naming the field.
+  r = client->post(path, Json{{"line", line}, {"households", {640, 300}}}.dump());
+  expect_error(r, 400, "invalid_households", "households");
+  EXPECT_NE(body_json(r)["message"].get<std::string>().find("940"), std::string::npos) << r.body;
+  expect_error(client->post(path, Json{{"line", line}, {"households", {1000}}}.dump()), 400, "invalid_households",
+               "households");
+  expect_error(client->post(path, Json{{"line", line}, {"households", {"all", 0}}}.dump()), 400, "invalid_households",
+               "households/0");
+  expect_error(client->post(path, Json{{"line", line}, {"households", 1000}}.dump()), 400, "invalid_households",
+               "households");
+  // Committed with the planner's division, the parts carry it.
+  r = client->post(path + "?commit=true&editor=planner",
+                   Json{{"line", line}, {"households", {650, 350}}, {"parts", {{{"code", "370811001003"}, {"name", "东二社区"}}}}}
+                       .dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body_json(r)["split"]["households_by"], "given");
+  const Json kept = body_json(client->get("/grids/" + std::to_string(ids[2]) + "?geometry=false"));
+  EXPECT_EQ(kept["properties"]["households"], 650);
+  const Json added = body_json(client->get("/grids?code=370811001003&geometry=false"));
+  ASSERT_EQ(added["features"].size(), 1u);
+  EXPECT_EQ(added["features"][0]["properties"]["households"], 350);
+  // Merged back, the households add up to the original again.
+  r = client->post("/grids/merge", Json{{"ids", {ids[2], added["features"][0]["id"]}}, {"commit", true}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body_json(client->get("/grids/" + std::to_string(ids[2]) + "?geometry=false"))["properties"]["households"], 1000);
+}
+
+TEST_F(PlanningTest, MergeKeepsEveryPersonAndSaysWhatChanges) {
+  const Json head{{"name", "叶新"}, {"role", "grid_head"}, {"phone", "13905370011"}};
+  Json west = grid_feature("370811001001", "community", "370811001", 116.0, 35.0, 116.1, 35.1, "北门社区第一网格");
+  west["properties"]["households"] = 471;
+  west["properties"]["people"] = {{{"name", "王雨佳"}, {"role", "grid_worker"}, {"phone", "13905370012"}}, head};
+  Json east = grid_feature("370811001002", "community", "370811001", 116.1, 35.0, 116.2, 35.1, "北门社区第二网格");
+  east["properties"]["households"] = 597;
+  east["properties"]["people"] = {{{"name", "孙丹玲"}, {"role", "grid_worker"}, {"phone", "13905370013"}}, head};
+  ASSERT_EQ(client->put("/grids/" + std::to_string(ids[1]), west.dump()).status, 200);
+  ASSERT_EQ(client->put("/grids/" + std::to_string(ids[2]), east.dump()).status, 200);
+
+  HttpResponse r = client->post("/grids/merge", Json{{"ids", {ids[1], ids[2]}}, {"keep", ids[1]}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = body_json(r);
+  const Json& m = j["merge"];
+  ASSERT_EQ(m["people"].size(), 3u) << r.body;  // 叶新 is in both grids, kept once
+  EXPECT_EQ(m["people"][0]["name"], "王雨佳");
+  EXPECT_EQ(m["people"][1]["name"], "叶新");
+  EXPECT_EQ(m["people"][2]["name"], "孙丹玲");
+  EXPECT_EQ(m["people"][2]["phone"], "13905370013");
+  ASSERT_EQ(m["people_added"].size(), 1u);
+  EXPECT_EQ(m["people_added"][0]["name"], "孙丹玲");
+  EXPECT_EQ(m["people_duplicates"], 1);
+  EXPECT_EQ(m["households"], 1068);
+  EXPECT_EQ(m["households_unknown"], Json::array());
+  EXPECT_EQ(m["retired"], Json::array({"370811001002"}));
+  ASSERT_EQ(m["grids"].size(), 2u);
+  EXPECT_TRUE(m["grids"][0]["kept"].get<bool>());
+  EXPECT_EQ(m["grids"][1]["households"], 597);
+  EXPECT_EQ(j["grids"]["features"][0]["properties"]["households"], 1068);
+  EXPECT_EQ(j["grids"]["features"][0]["properties"]["people"].size(), 3u);
+
+  r = client->post("/grids/merge?editor=planner", Json{{"ids", {ids[1], ids[2]}}, {"keep", ids[1]}, {"commit", true}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json merged = body_json(client->get("/grids/" + std::to_string(ids[1]) + "?geometry=false"));
+  EXPECT_EQ(merged["properties"]["households"], 1068);
+  ASSERT_EQ(merged["properties"]["people"].size(), 3u);
+  std::vector<std::string> names;
+  for (const auto& p : merged["properties"]["people"]) names.push_back(p["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"王雨佳", "叶新", "孙丹玲"}));
+  const Json h = body_json(client->get("/grids/" + std::to_string(ids[1]) + "/history"));
+  EXPECT_EQ(h["features"].back()["properties"]["households"], 1068);
+  EXPECT_EQ(h["features"].back()["properties"]["people"].size(), 3u);
+}
+
+TEST_F(PlanningTest, MergeWithAnUnknownCountSumsTheKnownAndNamesTheUnknown) {
+  Json west = grid_feature("370811001001", "community", "370811001", 116.0, 35.0, 116.1, 35.1);
+  west["properties"]["households"] = 120;
+  ASSERT_EQ(client->put("/grids/" + std::to_string(ids[1]), west.dump()).status, 200);
+  HttpResponse r = client->post("/grids/merge", Json{{"ids", {ids[1], ids[2]}}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = body_json(r);
+  EXPECT_EQ(j["merge"]["households"], 120);
+  EXPECT_EQ(j["merge"]["households_unknown"], Json::array({"370811001002"}));
+  EXPECT_EQ(j["grids"]["features"][0]["properties"]["households"], 120);
+  // Neither known: null, both named.
+  west["properties"]["households"] = nullptr;
+  ASSERT_EQ(client->put("/grids/" + std::to_string(ids[1]), west.dump()).status, 200);
+  j = body_json(client->post("/grids/merge", Json{{"ids", {ids[1], ids[2]}}}.dump()));
+  EXPECT_TRUE(j["merge"]["households"].is_null()) << j.dump();
+  EXPECT_EQ(j["merge"]["households_unknown"].size(), 2u);
 }
 
 TEST_F(PlanningTest, TimeTravelLocateAcrossAMerge) {

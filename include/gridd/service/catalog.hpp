@@ -49,6 +49,55 @@ struct EditOptions {
   TopologyOptions topology;
 };
 
+/// One part of a split: the kept grid first (the largest part), then the new ones.
+struct SplitPart {
+  std::string code;
+  std::string name;
+  double area_m2 = 0;
+  std::optional<std::int64_t> households;
+  bool kept = false;
+};
+
+/// What a split does to the records besides the shapes: how the households
+/// were divided. `by` is "area" (each part round(households x part area /
+/// total area), largest remainders first so the parts sum exactly), "given"
+/// (the planner's counts) or "unknown" (the grid had no count, the parts neither).
+struct SplitSummary {
+  std::optional<std::int64_t> households;  ///< the grid's count before the split
+  std::string by;
+  std::vector<SplitPart> parts;
+};
+
+/// `total` divided in proportion to `areas`: each part the floor of its
+/// share, the remainder one each to the largest fractions (ties: the larger
+/// part), so the parts sum exactly to `total` (1000 by 30/70 is 300/700,
+/// 1001 in three equal parts 334/334/333).
+std::vector<std::int64_t> divide_by_area(std::int64_t total, const std::vector<double>& areas);
+
+/// A grid a merge reads: its count of households (null when unknown).
+struct MergeSource {
+  std::int64_t id = 0;
+  std::string code;
+  std::string name;
+  std::optional<std::int64_t> households;
+  std::size_t people = 0;
+  bool kept = false;
+};
+
+/// What a merge does to the records besides the shapes: every person of the
+/// merged grids is kept (the same name, phone and role only once), the
+/// households are summed (null only when no grid had a count), and the codes
+/// of the grids absorbed are retired.
+struct MergeSummary {
+  std::vector<MergeSource> grids;       ///< in the order given
+  std::vector<Person> people;           ///< of the merged grid: the kept grid's first
+  std::vector<Person> people_added;     ///< of those, the ones from the absorbed grids
+  std::size_t duplicates = 0;           ///< people listed in more than one grid, kept once
+  std::optional<std::int64_t> households;
+  std::vector<std::string> households_unknown;  ///< codes of the grids without a count
+  std::vector<std::string> retired;             ///< codes of the absorbed grids
+};
+
 /// A reviewed change of several grids at once (split, merge, snap, restore):
 /// updates replace existing grids (grid.id set), creates add grids (id 0,
 /// or the id of a deleted grid being restored), deletes remove grids.
@@ -57,6 +106,8 @@ struct EditPlan {
   std::vector<GridInput> updates;
   std::vector<GridInput> creates;
   std::vector<std::int64_t> deletes;
+  std::optional<SplitSummary> split;  ///< set by plan_split
+  std::optional<MergeSummary> merge;  ///< set by plan_merge
 };
 
 /// What an edit plan does or would do.
@@ -65,6 +116,8 @@ struct EditOutcome {
   std::vector<std::int64_t> deleted;
   std::vector<Defect> defects;  ///< the defects the edit creates (warnings included)
   bool committed = false;
+  std::optional<SplitSummary> split;  ///< the plan's, for a split
+  std::optional<MergeSummary> merge;  ///< the plan's, for a merge
 };
 
 struct CatalogOptions {
@@ -103,11 +156,17 @@ class Catalog {
 
   /// Split grid `id` by a line: the largest part keeps the grid, the others
   /// become new siblings (codes and names from `names`, else derived);
-  /// children move to the part that holds most of them.
+  /// children move to the part that holds most of them. The households are
+  /// divided by area (see SplitSummary) unless `households` gives one count
+  /// per part (the kept part first, then the new parts in order).
+  /// @throws Error(invalid_input, "invalid_households", field "households")
+  ///         when the counts are not one per part or do not sum to the grid's count.
   [[nodiscard]] EditPlan plan_split(std::int64_t id, const GEOSGeometry* line,
-                                    const std::vector<std::pair<std::string, std::string>>& codes_and_names = {}) const;
+                                    const std::vector<std::pair<std::string, std::string>>& codes_and_names = {},
+                                    const std::optional<std::vector<std::int64_t>>& households = std::nullopt) const;
   /// Merge sibling grids into `keep` (default: the first), dissolving
   /// shared boundaries; the others are deleted, their children move to `keep`.
+  /// The merged grid keeps every person and the sum of the households (see MergeSummary).
   [[nodiscard]] EditPlan plan_merge(const std::vector<std::int64_t>& ids, std::int64_t keep = 0,
                                     bool allow_disjoint = false) const;
   /// Snap grid `id` to its parent's boundary and/or its siblings' boundaries.
