@@ -73,7 +73,66 @@ export async function renderDashboard(ctx) {
       onClick: (_, els) => { if (els.length) ctx.onGrid(comRows[els[0].index].label.id); },
     },
   });
-  return { days: days.rows.length, categories: catRows.length, communities: comRows.length, colours: colourCounts };
+  const visits = await renderVisits(ctx);
+  return { days: days.rows.length, categories: catRows.length, communities: comRows.length, colours: colourCounts, visits };
+}
+
+/** The Monday (YYYY-MM-DD, China time) of the week `weeksAgo` weeks before the current one. */
+function mondayOf(weeksAgo) {
+  const local = new Date(Date.now() + 8 * 3600e3);  // read with getUTC*: China time
+  const sinceMonday = (local.getUTCDay() + 6) % 7;
+  const monday = new Date(Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate() - sinceMonday - 7 * weeksAgo));
+  return monday.toISOString().slice(0, 10);
+}
+
+/**
+ * Door-to-door visits per worker and week (GET /visits/weekly): a table of
+ * the last 8 weeks, this week last and highlighted, busiest this week first;
+ * a worker without a visit this week is marked.
+ */
+async function renderVisits(ctx) {
+  const box = document.getElementById('visits-weekly');
+  const weeks = [7, 6, 5, 4, 3, 2, 1, 0].map(mondayOf);
+  const answer = await ctx.api(`/visits/weekly?from=${weeks[0]}T00:00:00%2B08:00`);
+  const byWorker = new Map();
+  for (const row of answer.weeks) {
+    const key = `${row.worker.name}\u0000${row.worker.phone || ''}`;
+    if (!byWorker.has(key)) byWorker.set(key, { name: row.worker.name, counts: {} });
+    byWorker.get(key).counts[row.week] = row.visits;
+  }
+  const thisWeek = weeks[weeks.length - 1];
+  const workers = [...byWorker.values()].sort((a, b) =>
+    (b.counts[thisWeek] || 0) - (a.counts[thisWeek] || 0) || a.name.localeCompare(b.name, 'zh'));
+  if (!workers.length) {
+    box.innerHTML = '<p class="empty"></p>';
+    box.querySelector('p').textContent = t('visits.none');
+    return { workers: 0 };
+  }
+  const table = document.createElement('table');
+  const head = table.createTHead().insertRow();
+  const th = (text, cls) => { const c = document.createElement('th'); c.textContent = text; if (cls) c.className = cls; head.append(c); };
+  th(t('visits.worker'));
+  for (const w of weeks) th(w === thisWeek ? t('visits.this_week') : w.slice(5), w === thisWeek ? 'this-week' : '');
+  th(t('visits.total'));
+  const body = table.createTBody();
+  for (const w of workers) {
+    const tr = body.insertRow();
+    tr.dataset.worker = w.name;
+    if (!w.counts[thisWeek]) { tr.className = 'idle'; tr.title = t('visits.idle'); }
+    tr.insertCell().textContent = w.name;
+    let total = 0;
+    for (const week of weeks) {
+      const n = w.counts[week] || 0;
+      total += n;
+      const td = tr.insertCell();
+      td.textContent = String(n);
+      td.dataset.week = week;
+      if (week === thisWeek) td.className = 'this-week';
+    }
+    tr.insertCell().textContent = String(total);
+  }
+  box.replaceChildren(table);
+  return { workers: workers.length, thisWeek };
 }
 
 export function chartCount() { return Object.keys(charts).length; }

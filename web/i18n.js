@@ -3,7 +3,9 @@ const dict = {
   zh: {
     title: '网格化管理', 'view.viewer': '地图', 'view.dispatch': '调度', 'view.dashboard': '统计',
     'chart.daily': '每日受理与办结', 'chart.colours': '未办结事件时限', 'chart.categories': '未办结事件类别',
-    'chart.communities': '各社区按时办结率与满意度', 'chart.hint': '点击图表可在地图上筛选。', received: '受理', closed: '办结',
+    'chart.communities': '各社区按时办结率与满意度', 'chart.visits': '网格员走访（近 8 周，每周次数）',
+    'visits.worker': '网格员', 'visits.total': '合计', 'visits.this_week': '本周', 'visits.none': '近 8 周没有走访记录。',
+    'visits.idle': '本周尚无走访', 'chart.hint': '点击图表可在地图上筛选。', received: '受理', closed: '办结',
     'on_time_rate': '按时办结率', 'avg_satisfaction': '平均满意度', 'total.received': '受理总数', 'total.open': '未办结',
     'total.overdue': '超时', 'total.on_time_rate': '按时办结率', filters: '筛选', category: '类别', status: '状态',
     colour: '时限', from: '起', to: '止', all: '全部', none: '无', choropleth: '分级设色', statistic: '指标',
@@ -73,7 +75,9 @@ const dict = {
   en: {
     title: 'Grid governance', 'view.viewer': 'Map', 'view.dispatch': 'Dispatch', 'view.dashboard': 'Dashboard',
     'chart.daily': 'Received and closed per day', 'chart.colours': 'Open incidents by deadline', 'chart.categories': 'Open incidents by category',
-    'chart.communities': 'On-time rate and satisfaction per community', 'chart.hint': 'Click a chart to filter the map.', received: 'Received', closed: 'Closed',
+    'chart.communities': 'On-time rate and satisfaction per community', 'chart.visits': 'Door-to-door visits per worker (last 8 weeks)',
+    'visits.worker': 'Grid worker', 'visits.total': 'Total', 'visits.this_week': 'This week', 'visits.none': 'No visits recorded in the last 8 weeks.',
+    'visits.idle': 'no visit this week', 'chart.hint': 'Click a chart to filter the map.', received: 'Received', closed: 'Closed',
     'on_time_rate': 'On-time rate', 'avg_satisfaction': 'Satisfaction', 'total.received': 'Received', 'total.open': 'Open',
     'total.overdue': 'Overdue', 'total.on_time_rate': 'On-time rate', filters: 'Filters', category: 'Category',
     status: 'Status', colour: 'Deadline', from: 'From', to: 'To', all: 'All', none: 'None', choropleth: 'Choropleth',
