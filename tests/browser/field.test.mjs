@@ -3,7 +3,7 @@
 // real gridd with the demo city: the worker signs in with a worker token (a
 // wrong one is refused), sees the incident routed to them in 我的任务,
 // accepts it and resolves it with a photo; a new incident appears live with
-// a badge; offline, a 随手拍 report with a photo and a visit wait in the
+// a badge; offline, a 随手拍 report and a visit, each with a photo, wait in the
 // outbox (which survives a reload, the app shell coming from the service
 // worker) and arrive exactly once when the network is back.
 import { test, before, after } from 'node:test';
@@ -174,16 +174,17 @@ test('offline, a report with its photo and a visit wait in the outbox, survive a
   await page.fill('#v-subject', '3号楼2单元501 王大爷');
   await page.fill('#v-note', '独居老人，身体尚好，暖气正常');
   await page.waitForFunction(() => document.getElementById('v-pos').dataset.source === 'gps');
+  await page.setInputFiles('#v-photo', photo);  // the door, the notice handed over
   await noOverflow(page, 390);
   await shot(page, 'field-visits-390');
   await page.click('#v-send');
-  await page.waitForFunction(() => document.getElementById('outbox').textContent === '待发送 3');
+  await page.waitForFunction(() => document.getElementById('outbox').textContent === '待发送 4');
 
   // A reload without network: the shell comes from the service worker, the outbox from IndexedDB,
   // the last task list from the cache, marked as such.
   await page.reload();
   await page.waitForSelector('#tabs:not([hidden])', { timeout: 15000 });
-  await page.waitForFunction(() => document.getElementById('outbox').textContent === '待发送 3');
+  await page.waitForFunction(() => document.getElementById('outbox').textContent === '待发送 4');
   await page.waitForSelector('#tasks-stale:not([hidden])', { timeout: 15000 });
   assert.match(await page.textContent('#tasks-stale'), /离线/);
   await shot(page, 'field-offline-390');
@@ -200,6 +201,8 @@ test('offline, a report with its photo and a visit wait in the outbox, survive a
   const visits = (await server.api(`/visits?worker=${encodeURIComponent(place.worker.name)}`)).features;
   assert.equal(visits.length, 1);
   assert.equal(visits[0].properties.subject, '3号楼2单元501 王大爷');
+  assert.equal(visits[0].properties.photos, 1, 'the photo of the visit arrived with it');
+  assert.equal((await server.api(`/visits/${visits[0].id}`)).properties.attachments.length, 1);
   // Sending again (another flush, another reload) changes nothing.
   await page.reload();
   await page.waitForSelector('#tasks .task', { timeout: 15000 });
@@ -207,7 +210,8 @@ test('offline, a report with its photo and a visit wait in the outbox, survive a
   assert.equal((await server.api('/incidents?channel=grid_worker&limit=100')).features.length, 1);
   assert.equal((await server.api(`/visits?worker=${encodeURIComponent(place.worker.name)}`)).features.length, 1);
   await page.click('#tabs button[data-tab=visits]');
-  await page.waitForSelector('#visits .visit');
+  await page.waitForSelector('#visits .visit .photo-count');
+  assert.match(await page.textContent('#visits .visit .photo-count'), /1 张照片/);
   assert.deepEqual(problems, []);
   await context.close();
 });

@@ -26,7 +26,7 @@ const state = {
   tasks: [], known: null, unseen: 0, here: null, stale: null, pendingIds: new Set(),
   thumbs: new Map(), categories: null, tiles: null, feed: null, view: 'tasks',
   report: { photos: [], pos: null, source: null, map: null },
-  visit: { pos: null, source: null, map: null },
+  visit: { pos: null, source: null, map: null, photos: [] },
   resolve: { photos: [], incident: null }, ready: false, lastFeedAt: 0, beeps: 0,
 };
 window.griddField = state;  // for the browser tests and the curious
@@ -525,6 +525,7 @@ function setupVisits() {
   i18n.onChange(fillKinds);
   $('v-time').value = localNow();
   $('v-locate').addEventListener('click', () => { state.visit.source = null; locateOnce('visit'); });
+  const renderVisitPhotos = photoList($('v-photos'), $('v-photo'), state.visit.photos);
   $('visit-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     showError('v-error', '');
@@ -534,7 +535,13 @@ function setupVisits() {
     const subject = $('v-subject').value.trim();
     const body = { kind: $('v-kind').value, subject, note: $('v-note').value.trim(), lon: round(lon), lat: round(lat),
       visited_at: when.toISOString().replace(/\.\d{3}Z$/, 'Z') };
-    await outbox.add([{ kind: 'visit', method: 'POST', path: '/visits', body, label: t('label.visit', { subject: subject || t(`kind.${body.kind}`) }) }]);
+    // The photos go to the visit once it has its id (filled in when they are sent).
+    const key = newKey();
+    await outbox.add([{ kind: 'visit', key, method: 'POST', path: '/visits', body, label: t('label.visit', { subject: subject || t(`kind.${body.kind}`) }) },
+      ...photoItems(state.visit.photos, (name) => `/visits/{visit}/attachments?filename=${encodeURIComponent(name)}`,
+        { refs: { '{visit}': key } })]);
+    state.visit.photos.length = 0;
+    renderVisitPhotos();
     $('v-subject').value = '';
     $('v-note').value = '';
     $('v-time').value = localNow();
@@ -555,7 +562,8 @@ async function loadVisits() {
       return el('li', { class: 'visit', dataset: { id: String(p.id) } },
         el('b', {}, t(`kind.${p.kind}`) === `kind.${p.kind}` ? p.kind : t(`kind.${p.kind}`)), p.subject || '',
         el('span', { class: 'muted' }, [formatTime(p.visited_at, i18n.lang), p.grid && p.grid.name].filter(Boolean).join(' · ')),
-        p.note ? el('span', {}, p.note) : null);
+        p.note ? el('span', {}, p.note) : null,
+        p.photos ? el('span', { class: 'muted photo-count' }, t('visit.photo.count', { n: p.photos })) : null);
     }) : [el('li', { class: 'muted' }, t('visit.empty'))]));
   } catch {
     // offline: the list stays as it was
