@@ -87,53 +87,117 @@ function mondayOf(weeksAgo) {
 
 /**
  * Door-to-door visits per worker and week (GET /visits/weekly): a table of
- * the last 8 weeks, this week last and highlighted, busiest this week first;
- * a worker without a visit this week is marked.
+ * the last 8 weeks, this week last and highlighted, busiest this week first
+ * (a click on a column head sorts by it); a worker without a visit this week
+ * is marked. The table is drawn again from the same answer when the language
+ * changes or the sort does.
  */
+const visitTable = { weeks: [], workers: [], sort: 'this' };
+
 async function renderVisits(ctx) {
-  const box = document.getElementById('visits-weekly');
   const weeks = [7, 6, 5, 4, 3, 2, 1, 0].map(mondayOf);
   const answer = await ctx.api(`/visits/weekly?from=${weeks[0]}T00:00:00%2B08:00`);
   const byWorker = new Map();
   for (const row of answer.weeks) {
     const key = `${row.worker.name}\u0000${row.worker.phone || ''}`;
-    if (!byWorker.has(key)) byWorker.set(key, { name: row.worker.name, counts: {} });
+    if (!byWorker.has(key)) byWorker.set(key, { name: row.worker.name, phone: row.worker.phone || '', counts: {} });
     byWorker.get(key).counts[row.week] = row.visits;
   }
   const thisWeek = weeks[weeks.length - 1];
-  const workers = [...byWorker.values()].sort((a, b) =>
-    (b.counts[thisWeek] || 0) - (a.counts[thisWeek] || 0) || a.name.localeCompare(b.name, 'zh'));
-  if (!workers.length) {
-    box.innerHTML = '<p class="empty"></p>';
-    box.querySelector('p').textContent = t('visits.none');
-    return { workers: 0 };
+  for (const w of byWorker.values()) {
+    w.total = weeks.reduce((s, week) => s + (w.counts[week] || 0), 0);
+    w.now = w.counts[thisWeek] || 0;
   }
+  visitTable.weeks = weeks;
+  visitTable.workers = [...byWorker.values()];
+  drawVisits();
+  return { workers: visitTable.workers.length, thisWeek, idle: visitTable.workers.filter((w) => !w.now).length };
+}
+
+const byName = (a, b) => a.name.localeCompare(b.name, 'zh') || a.phone.localeCompare(b.phone);
+const ORDERS = {
+  this: (a, b) => b.now - a.now || b.total - a.total || byName(a, b),
+  total: (a, b) => b.total - a.total || b.now - a.now || byName(a, b),
+  name: byName,
+};
+
+function drawVisits() {
+  const box = document.getElementById('visits-weekly');
+  if (!box) return;
+  const { weeks, workers } = visitTable;
+  if (!workers.length) {
+    const p = document.createElement('p');
+    p.className = 'empty';
+    p.textContent = t('visits.none');
+    box.replaceChildren(p);
+    return;
+  }
+  const thisWeek = weeks[weeks.length - 1];
   const table = document.createElement('table');
   const head = table.createTHead().insertRow();
-  const th = (text, cls) => { const c = document.createElement('th'); c.textContent = text; if (cls) c.className = cls; head.append(c); };
-  th(t('visits.worker'));
-  for (const w of weeks) th(w === thisWeek ? t('visits.this_week') : w.slice(5), w === thisWeek ? 'this-week' : '');
-  th(t('visits.total'));
+  const th = (text, { cls, sort, week, sub } = {}) => {
+    const c = document.createElement('th');
+    c.scope = 'col';
+    if (cls) c.className = cls;
+    if (week) c.dataset.week = week;
+    let target = c;
+    if (sort) {
+      target = document.createElement('button');
+      target.type = 'button';
+      target.dataset.sort = sort;
+      target.title = t('visits.sort');
+      target.addEventListener('click', () => { visitTable.sort = sort; drawVisits(); });
+      c.setAttribute('aria-sort', visitTable.sort === sort ? (sort === 'name' ? 'ascending' : 'descending') : 'none');
+      c.append(target);
+    }
+    const label = document.createElement('span');
+    label.className = 'label';
+    label.textContent = text;
+    target.append(label);
+    if (sub) { const s = document.createElement('small'); s.textContent = sub; target.append(s); }
+    head.append(c);
+  };
+  th(t('visits.worker'), { sort: 'name' });
+  for (const w of weeks) {
+    if (w === thisWeek) th(t('visits.this_week'), { cls: 'this-week', sort: 'this', week: w, sub: w.slice(5) });
+    else th(w.slice(5), { week: w });
+  }
+  th(t('visits.total'), { sort: 'total', cls: 'total' });
   const body = table.createTBody();
-  for (const w of workers) {
+  for (const w of [...workers].sort(ORDERS[visitTable.sort] || ORDERS.this)) {
     const tr = body.insertRow();
     tr.dataset.worker = w.name;
-    if (!w.counts[thisWeek]) { tr.className = 'idle'; tr.title = t('visits.idle'); }
-    tr.insertCell().textContent = w.name;
-    let total = 0;
+    const name = tr.insertCell();
+    name.textContent = w.name;
+    if (w.phone) name.title = w.phone;
+    if (!w.now) {
+      tr.className = 'idle';
+      const mark = document.createElement('span');
+      mark.className = 'idle-mark';
+      mark.textContent = t('visits.idle.short');
+      mark.title = t('visits.idle');
+      name.append(mark);
+    }
     for (const week of weeks) {
-      const n = w.counts[week] || 0;
-      total += n;
       const td = tr.insertCell();
+      const n = w.counts[week] || 0;
       td.textContent = String(n);
       td.dataset.week = week;
-      if (week === thisWeek) td.className = 'this-week';
+      if (!n) td.classList.add('zero');
+      if (week === thisWeek) td.classList.add('this-week');
     }
-    tr.insertCell().textContent = String(total);
+    const total = tr.insertCell();
+    total.className = 'total';
+    total.textContent = String(w.total);
   }
-  box.replaceChildren(table);
-  return { workers: workers.length, thisWeek };
+  const idle = workers.filter((w) => !w.now).length;
+  const note = document.createElement('p');
+  note.className = 'visits-note';
+  note.textContent = `${idle ? t('visits.idle.count').replace('{n}', String(idle)) : t('visits.all.active')} · ${t('visits.sort.hint')}`;
+  box.replaceChildren(table, note);
 }
+
+document.addEventListener('gridd:language', drawVisits);
 
 export function chartCount() { return Object.keys(charts).length; }
 export { language };

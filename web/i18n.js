@@ -5,7 +5,9 @@ const dict = {
     'chart.daily': '每日受理与办结', 'chart.colours': '未办结事件时限', 'chart.categories': '未办结事件类别',
     'chart.communities': '各社区按时办结率与满意度', 'chart.visits': '网格员走访（近 8 周，每周次数）',
     'visits.worker': '网格员', 'visits.total': '合计', 'visits.this_week': '本周', 'visits.none': '近 8 周没有走访记录。',
-    'visits.idle': '本周尚无走访', 'chart.hint': '点击图表可在地图上筛选。', received: '受理', closed: '办结',
+    'visits.idle': '本周尚无走访', 'visits.idle.short': '本周未走访',
+    'visits.idle.count': '本周有 {n} 名网格员尚无走访', 'visits.all.active': '本周每名网格员都有走访', 'visits.sort': '按此列排序',
+    'visits.sort.hint': '点击“网格员”“本周”“合计”排序', 'chart.hint': '点击图表可在地图上筛选。', received: '受理', closed: '办结',
     'on_time_rate': '按时办结率', 'avg_satisfaction': '平均满意度', 'total.received': '受理总数', 'total.open': '未办结',
     'total.overdue': '超时', 'total.on_time_rate': '按时办结率', filters: '筛选', category: '类别', status: '状态',
     colour: '时限', from: '起', to: '止', all: '全部', none: '无', choropleth: '分级设色', statistic: '指标',
@@ -77,7 +79,9 @@ const dict = {
     'chart.daily': 'Received and closed per day', 'chart.colours': 'Open incidents by deadline', 'chart.categories': 'Open incidents by category',
     'chart.communities': 'On-time rate and satisfaction per community', 'chart.visits': 'Door-to-door visits per worker (last 8 weeks)',
     'visits.worker': 'Grid worker', 'visits.total': 'Total', 'visits.this_week': 'This week', 'visits.none': 'No visits recorded in the last 8 weeks.',
-    'visits.idle': 'no visit this week', 'chart.hint': 'Click a chart to filter the map.', received: 'Received', closed: 'Closed',
+    'visits.idle': 'no visit this week', 'visits.idle.short': 'none this week',
+    'visits.idle.count': '{n} worker(s) without a visit this week', 'visits.all.active': 'every worker has visited this week', 'visits.sort': 'Sort by this column',
+    'visits.sort.hint': 'click Grid worker, This week or Total to sort', 'chart.hint': 'Click a chart to filter the map.', received: 'Received', closed: 'Closed',
     'on_time_rate': 'On-time rate', 'avg_satisfaction': 'Satisfaction', 'total.received': 'Received', 'total.open': 'Open',
     'total.overdue': 'Overdue', 'total.on_time_rate': 'On-time rate', filters: 'Filters', category: 'Category',
     status: 'Status', colour: 'Deadline', from: 'From', to: 'To', all: 'All', none: 'None', choropleth: 'Choropleth',
@@ -162,6 +166,7 @@ export function setLanguage(next) {
   localStorage.setItem('gridd.lang', lang);
   document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
   applyStatic();
+  document.dispatchEvent(new CustomEvent('gridd:language', { detail: lang }));
 }
 /** Translate every element marked data-i18n. */
 export function applyStatic(root = document) {

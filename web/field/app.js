@@ -73,6 +73,8 @@ const outbox = createOutbox({
   onSent: (item, body) => {
     if (item.kind === 'report') showRouted(item.key, body);
     if (item.kind === 'visit') { toast(t('visit.saved')); loadVisits(); }
+    // A visit's photo arrived: its count and thumbnail in 最近走访.
+    if (item.kind === 'attachment' && item.path.startsWith('/visits/')) loadVisitsSoon();
     if (item.kind === 'transition') { toast(`${t('sent')}: ${item.label}`); }
     scheduleTasks();
   },
@@ -553,21 +555,50 @@ function setupVisits() {
   });
 }
 
+let visitsTimer = null;
+function loadVisitsSoon() {
+  clearTimeout(visitsTimer);
+  visitsTimer = setTimeout(loadVisits, 300);  // the photos of one visit come one after another
+}
+
 async function loadVisits() {
   try {
     const { body } = await api('/visits?worker=me&limit=20');
     const list = body.features || [];
     $('visits').replaceChildren(...(list.length ? list.map((v) => {
       const p = v.properties;
-      return el('li', { class: 'visit', dataset: { id: String(p.id) } },
+      return el('li', { class: 'visit', dataset: { id: String(p.id), photos: String(p.photos || 0) } },
         el('b', {}, t(`kind.${p.kind}`) === `kind.${p.kind}` ? p.kind : t(`kind.${p.kind}`)), p.subject || '',
         el('span', { class: 'muted' }, [formatTime(p.visited_at, i18n.lang), p.grid && p.grid.name].filter(Boolean).join(' · ')),
         p.note ? el('span', {}, p.note) : null,
-        p.photos ? el('span', { class: 'muted photo-count' }, t('visit.photo.count', { n: p.photos })) : null);
+        p.photos ? el('span', { class: 'muted photo-count' }, t('visit.photo.count', { n: p.photos })) : null,
+        p.photos ? el('div', { class: 'thumbs' }) : null);
     }) : [el('li', { class: 'muted' }, t('visit.empty'))]));
+    for (const v of list) if (v.properties.photos) visitThumbs(v.properties.id, v.properties.photos);
   } catch {
     // offline: the list stays as it was
   }
+}
+
+/** The photos of one visit as thumbnails (fetched with the token, kept per visit and photo count). */
+async function visitThumbs(id, count) {
+  const cacheKey = `visit:${id}:${count}`;
+  let urls = state.thumbs.get(cacheKey);
+  if (!urls) {
+    try {
+      const { body } = await api(`/visits/${id}`);
+      urls = [];
+      for (const a of ((body.properties && body.properties.attachments) || []).slice(0, MAX_PHOTOS)) {
+        const r = await fetch(a.url, { headers: headers() });
+        if (r.ok) urls.push(URL.createObjectURL(await r.blob()));
+      }
+      state.thumbs.set(cacheKey, urls);
+    } catch {
+      return;  // offline: the count says it
+    }
+  }
+  const box = document.querySelector(`#visits .visit[data-id="${id}"] .thumbs`);
+  if (box) box.replaceChildren(...urls.map((u) => el('img', { src: u, alt: t('visit.photo.alt'), loading: 'lazy' })));
 }
 
 // ---------------------------------------------------------------------------
@@ -680,8 +711,13 @@ function init() {
   $('tasks-refresh').addEventListener('click', () => loadTasks());
   $('tasks').addEventListener('pointerdown', clearBadge);
   document.querySelectorAll('#tabs button').forEach((b) => b.addEventListener('click', () => showView(b.dataset.tab)));
-  window.addEventListener('online', () => scheduleTasks(500));
-  window.addEventListener('offline', () => scheduleTasks(0));
+  // The live dot follows the network: an open feed may not notice at once that the phone went offline.
+  window.addEventListener('online', () => { scheduleTasks(500); if (state.feed) openFeed(); });
+  window.addEventListener('offline', () => {
+    scheduleTasks(0);
+    $('live').classList.remove('on');
+    $('live').setAttribute('aria-label', t('live.off'));
+  });
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('/field/sw.js', { scope: '/field/' }).catch(() => {});
   if (state.token && state.who) start();
   else signedOut('');
