@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "gridd/api/features.hpp"
+#include "gridd/api/image_response.hpp"
 #include "gridd/api/incident_query.hpp"
 #include "gridd/api/params.hpp"
 #include "gridd/api/resident_api.hpp"
@@ -553,18 +554,7 @@ void add_incident_routes(Router& router, const ApiContext& ctx, IncidentApiOptio
       if (!owner || !incident_in(principal_scope(r, svc.catalog()), *owner)) a.reset();
     }
     if (!a) throw_not_found("attachment_not_found", "no attachment with id " + std::to_string(id), "id");
-    const std::string tag = "\"a" + std::to_string(id) + "\"";
-    Response res;
-    res.headers.emplace_back("ETag", tag);
-    res.headers.emplace_back("Cache-Control", "private, max-age=31536000, immutable");
-    if (const std::string* inm = r.header("if-none-match"); inm && *inm == tag) {
-      res.status = 304;
-      res.content_type.clear();
-      return res;
-    }
-    res.content_type = a->media_type;
-    res.body = std::move(a->data);
-    return res;
+    return image_response(r, "\"a" + std::to_string(id) + "\"", a->media_type, std::move(a->data));
   });
 }
 

@@ -3,6 +3,7 @@
 #include <climits>
 
 #include "gridd/api/features.hpp"
+#include "gridd/api/image_response.hpp"
 #include "gridd/api/params.hpp"
 #include "gridd/api/scope.hpp"
 #include "gridd/core/error.hpp"
@@ -168,18 +169,7 @@ Response get_visit_photo(const ApiContext& ctx, const Request& r, const PathPara
   const std::int64_t id = path_id(p.at("photo"));
   auto photo = ctx.visits->photo(v.id, id);
   if (!photo) throw_not_found("attachment_not_found", "visit " + std::to_string(v.id) + " has no photo " + std::to_string(id), "photo");
-  const std::string tag = "\"v" + std::to_string(id) + "\"";
-  Response res;
-  res.headers.emplace_back("ETag", tag);
-  res.headers.emplace_back("Cache-Control", "private, max-age=31536000, immutable");
-  if (const std::string* inm = r.header("if-none-match"); inm && *inm == tag) {
-    res.status = 304;
-    res.content_type.clear();
-    return res;
-  }
-  res.content_type = photo->media_type;
-  res.body = std::move(photo->data);
-  return res;
+  return image_response(r, "\"v" + std::to_string(id) + "\"", photo->media_type, std::move(photo->data));
 }
 
 Response weekly_visits(const ApiContext& ctx, const Request& r, const PathParams&) {
